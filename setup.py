@@ -1,0 +1,51 @@
+from setuptools import find_packages, setup
+
+requires = [
+    'pyramid>=2.0.2',
+    'pyramid_jinja2>=2.10',
+    'pyramid_tm>=2.5',
+    'zope.sqlalchemy>=3.1',
+    'transaction>=4.0',
+    'SQLAlchemy>=2.0.25',
+    'alembic>=1.13',
+    'waitress>=3.0',
+    'bcrypt>=4.1',
+    'cryptography>=42',
+    'redis>=5.0',
+    'psycopg[binary]>=3.1.18',
+    'plaster_pastedeploy>=1.0',
+]
+
+tests_require = [
+    'pytest>=8.0',
+    'WebTest>=3.0.1',
+    'playwright>=1.44',
+    'hypothesis>=6.100',
+]
+
+bench_require = [
+    'locust>=2.25',
+    'matplotlib>=3.8',
+    'pyramid_session_redis>=1.8.1',
+]
+
+setup(
+    name='sessiondemo',
+    version='0.1.0',
+    description='Session-based authentication in Pyramid, four session stores, measured',
+    packages=find_packages(exclude=['tests', 'benchmarks']),
+    include_package_data=True,
+    package_data={'sessiondemo': ['templates/*.jinja2', 'static/*', 'alembic/*.py',
+                                  'alembic/*.mako', 'alembic/versions/*.py']},
+    zip_safe=False,
+    python_requires='>=3.10',
+    install_requires=requires,
+    extras_require={'test': tests_require, 'bench': bench_require},
+    entry_points={
+        'paste.app_factory': ['main = sessiondemo:main'],
+        'console_scripts': [
+            'sessiondemo-initdb = sessiondemo.scripts.initialize_db:main',
+            'sessiondemo-purge = sessiondemo.scripts.purge:main',
+        ],
+    },
+)
