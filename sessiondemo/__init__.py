@@ -1,0 +1,25 @@
+"""sessiondemo: session-based authentication in Pyramid, four session stores."""
+from pyramid.config import Configurator
+
+from .config import SettingsError
+
+
+def main(global_config, **settings):
+    """The paste app factory (``use = egg:sessiondemo``)."""
+    try:
+        with Configurator(settings=settings) as config:
+            config.include('.config')       # environment into settings, first
+            config.include('pyramid_jinja2')
+            config.add_jinja2_search_path('sessiondemo:templates')
+            config.include('.models')       # users database, pyramid_tm
+            config.include('.passwords')
+            config.include('.security')     # policy, deny by default, CSRF
+            config.include('.sessions')     # the store chosen by session.store
+            config.include('.bodies')       # body size limit
+            config.include('.errors')       # the contract's error shape
+            config.include('.routes')
+            config.scan('.views')
+            return config.make_wsgi_app()
+    except SettingsError as error:
+        # One line naming the key, not a traceback.
+        raise SystemExit(f'sessiondemo: bad configuration: {error}') from None

@@ -1,0 +1,21 @@
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, DateTime, Integer, String, Unicode
+
+from .meta import Base
+
+
+def _utcnow():
+    return datetime.now(timezone.utc)
+
+
+class User(Base):
+    __tablename__ = 'users'
+
+    id = Column(Integer, primary_key=True)
+    username = Column(Unicode(64), nullable=False, unique=True)
+    password_hash = Column(String(128), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
+
+    def as_json(self):
+        return {'id': self.id, 'username': self.username}

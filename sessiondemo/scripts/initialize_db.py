@@ -1,0 +1,34 @@
+"""``sessiondemo-initdb CONFIG_URI``: bring the database schema to the newest migration."""
+import argparse
+import sys
+
+from alembic import command
+from alembic.config import Config
+from pyramid.paster import get_appsettings, setup_logging
+
+from ..config import apply_environment
+from ..models import get_engine
+
+
+def upgrade(engine, revision='head'):
+    """Run the Alembic migrations on ``engine`` (used by the tests too)."""
+    cfg = Config()
+    cfg.set_main_option('script_location', 'sessiondemo:alembic')
+    with engine.begin() as connection:
+        cfg.attributes['connection'] = connection
+        command.upgrade(cfg, revision)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config_uri', help='Configuration file, e.g. development.ini')
+    return parser.parse_args(argv[1:])
+
+
+def main(argv=sys.argv):
+    args = parse_args(argv)
+    setup_logging(args.config_uri)
+    settings = apply_environment(dict(get_appsettings(args.config_uri)))
+    engine = get_engine(settings)
+    upgrade(engine)
+    print(f'database at {engine.url.render_as_string(hide_password=True)} is up to date')

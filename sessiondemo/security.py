@@ -1,0 +1,84 @@
+"""Who is logged in: Pyramid 2's security policy reading the user from the session.
+
+Deny by default: ``set_default_permission('view')`` protects every view that
+does not say otherwise, and only the views the contract lists as public carry
+``NO_PERMISSION_REQUIRED``; a view added tomorrow is protected without anyone
+remembering to protect it. CSRF is checked on every unsafe request, public ones
+included, against a token kept in its own cookie (``CookieCSRFStoragePolicy``),
+so the CSRF token costs no session and anonymous visitors create none.
+"""
+from pyramid.authentication import SessionAuthenticationHelper
+from pyramid.authorization import ACLHelper, Allow, Authenticated, Everyone
+from pyramid.csrf import CookieCSRFStoragePolicy
+from pyramid.request import RequestLocalCache
+from pyramid.security import forget, remember
+
+from .config import as_bool
+
+from .models import User
+
+PERMISSION = 'view'
+
+
+class Root:
+    __acl__ = [(Allow, Authenticated, PERMISSION)]
+
+    def __init__(self, request):
+        self.request = request
+
+
+class SessionSecurityPolicy:
+    def __init__(self):
+        self.helper = SessionAuthenticationHelper()
+        self.acl = ACLHelper()
+        self.identity_cache = RequestLocalCache(self._load_identity)
+
+    def _load_identity(self, request):
+        userid = self.helper.authenticated_userid(request)
+        if userid is None:
+            return None
+        return request.dbsession.get(User, userid)
+
+    def identity(self, request):
+        return self.identity_cache.get_or_create(request)
+
+    def authenticated_userid(self, request):
+        user = self.identity(request)
+        return None if user is None else user.id
+
+    def permits(self, request, context, permission):
+        principals = [Everyone]
+        user = self.identity(request)
+        if user is not None:
+            principals += [Authenticated, f'user:{user.id}']
+        return self.acl.permits(context, principals, permission)
+
+    def remember(self, request, userid, **kw):
+        self.identity_cache.clear(request)
+        return self.helper.remember(request, userid, **kw)
+
+    def forget(self, request, **kw):
+        self.identity_cache.clear(request)
+        return self.helper.forget(request, **kw)
+
+
+def log_in(request, user):
+    """A fresh session for a fresh login: the id the client had is destroyed,
+    so a session id planted before login (session fixation) is worthless."""
+    request.session.invalidate()
+    remember(request, user.id)
+
+
+def log_out(request):
+    request.session.invalidate()
+    forget(request)
+
+
+def includeme(config):
+    config.set_security_policy(SessionSecurityPolicy())
+    config.set_root_factory(Root)
+    config.set_default_permission(PERMISSION)
+    config.set_csrf_storage_policy(CookieCSRFStoragePolicy(
+        samesite='Lax', secure=as_bool(config.get_settings(), 'session.cookie_secure', False)))
+    config.set_default_csrf_options(require_csrf=True, token='csrf_token',
+                                    header='X-CSRF-Token')

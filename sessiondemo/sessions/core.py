@@ -1,0 +1,279 @@
+"""The session object and the rules every store shares.
+
+``Session`` is a dict implementing Pyramid's ``ISession`` in warehouse's manner:
+only mutators mark it changed (reads never do), the id is made lazily, and
+``invalidate()`` queues the old id for deletion. Where the session lives is
+decided by a *backend*: ``ServerSideBackend`` keeps it in a ``Store`` (memory,
+Redis, SQL) and puts only a signed id in the cookie; ``cookie.CookieBackend``
+puts the whole session in the cookie.
+
+A backend is the session factory (``backend(request)`` loads the session) and
+``backend.persist(request, response, session)`` saves it. Saving happens in a
+tween below Pyramid's exception view tween, not in a response callback, so a
+store that is down or a session that is too large becomes a 503 or a 413 with
+the contract's error shape instead of an uncaught exception.
+"""
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from pyramid.interfaces import ISession
+from zope.interface import implementer
+
+from ..errors import SessionTooLarge
+
+USERID_KEY = 'auth.userid'   # SessionAuthenticationHelper's default key
+
+
+def _changes(method):
+    def wrapped(self, *args, **kwargs):
+        self._changed = True
+        return method(self, *args, **kwargs)
+    wrapped.__name__ = method.__name__
+    return wrapped
+
+
+@dataclass
+class Record:
+    """What a store keeps for one session. Times are Unix seconds."""
+    data: dict
+    created: float
+    touched: float
+    user_id: object = None
+    user_agent: str = ''
+    ip: str = ''
+
+    def expires_at(self, timeouts):
+        return min(self.touched + timeouts.idle, self.created + timeouts.absolute)
+
+    def to_json(self):
+        return json.dumps({'d': self.data, 'c': self.created, 't': self.touched,
+                           'u': self.user_id, 'a': self.user_agent, 'i': self.ip},
+                          separators=(',', ':'), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text):
+        """ValueError for anything that is not a record we wrote."""
+        raw = json.loads(text)
+        if not isinstance(raw, dict) or not isinstance(raw.get('d'), dict):
+            raise ValueError('not a session record')
+        return cls(data=raw['d'], created=float(raw['c']), touched=float(raw['t']),
+                   user_id=raw.get('u'), user_agent=raw.get('a') or '', ip=raw.get('i') or '')
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    idle: int = 1800
+    absolute: int = 86400
+    touch_interval: int = 60
+
+    def __post_init__(self):
+        # A touch interval over half the idle timeout could let a session in
+        # steady use expire between two touches: clamp it.
+        object.__setattr__(self, 'touch_interval', min(self.touch_interval, self.idle // 2))
+
+
+@dataclass(frozen=True)
+class CookieSettings:
+    name: str = 'sid'
+    secure: bool = False
+    path: str = '/'
+    samesite: str = 'Lax'
+    httponly: bool = True
+
+    def set(self, response, value, max_age):
+        response.set_cookie(self.name, value, max_age=max(0, int(max_age)), path=self.path,
+                            secure=self.secure, httponly=self.httponly, samesite=self.samesite)
+
+    def delete(self, response):
+        response.set_cookie(self.name, '', max_age=0, path=self.path, secure=self.secure,
+                            httponly=self.httponly, samesite=self.samesite,
+                            expires=datetime(1970, 1, 1, tzinfo=timezone.utc))
+
+    def header_length(self, value, max_age):
+        """Length of the ``name=value; attributes`` a browser must store (its 4 KB limit)."""
+        attributes = f'; Max-Age={int(max_age)}; Path={self.path}; SameSite={self.samesite}'
+        attributes += '; HttpOnly' if self.httponly else ''
+        attributes += '; Secure' if self.secure else ''
+        return len(f'{self.name}={value}{attributes}'.encode('utf-8'))
+
+
+@implementer(ISession)
+class Session(dict):
+    """One client's session: its data, when it began, and what must be saved."""
+
+    def __init__(self, backend, record=None, sid=None, reissue=False, touch_due=False):
+        now = backend.clock()
+        record = record or Record(data={}, created=now, touched=now)
+        super().__init__(record.data)
+        self.backend = backend
+        self.record = record
+        self.sid = sid                   # None until the first save: made lazily
+        self.new = sid is None
+        self.had_cookie = sid is not None
+        self.invalidated = set()         # ids whose records must be deleted
+        self.reissue = reissue           # cookie signed with an older key
+        self.touch_due = touch_due       # idle expiry should slide on this request
+        self._changed = False
+
+    # ISession
+    @property
+    def created(self):
+        return self.record.created
+
+    @property
+    def expires_at(self):
+        return self.record.expires_at(self.backend.timeouts)
+
+    def changed(self):
+        self._changed = True
+
+    def invalidate(self):
+        """Forget everything and stop using this id; a save makes a new one."""
+        if self.sid is not None:
+            self.invalidated.add(self.sid)
+        self.sid = None
+        self.new = True
+        dict.clear(self)
+        now = self.backend.clock()
+        self.record = Record(data={}, created=now, touched=now)
+        self._changed = True
+
+    __setitem__ = _changes(dict.__setitem__)
+    __delitem__ = _changes(dict.__delitem__)
+    clear = _changes(dict.clear)
+    pop = _changes(dict.pop)
+    popitem = _changes(dict.popitem)
+    setdefault = _changes(dict.setdefault)
+    update = _changes(dict.update)
+
+    @property
+    def is_changed(self):
+        return self._changed
+
+    # Flash messages, as ISession requires.
+    def flash(self, msg, queue='', allow_duplicate=True):
+        storage = list(self.get('_f_' + queue, []))
+        if allow_duplicate or msg not in storage:
+            storage.append(msg)
+            self['_f_' + queue] = storage
+
+    def pop_flash(self, queue=''):
+        return list(self.pop('_f_' + queue, []))
+
+    def peek_flash(self, queue=''):
+        return list(self.get('_f_' + queue, []))
+
+    # CSRF lives in its own cookie (CookieCSRFStoragePolicy), independent of the
+    # store; these satisfy the interface for code that asks the session anyway.
+    def new_csrf_token(self):
+        token = secrets.token_hex(20)
+        self['_csrft_'] = token
+        return token
+
+    def get_csrf_token(self):
+        return self.get('_csrft_') or self.new_csrf_token()
+
+
+def store_key(sid):
+    """Stores never see a session id, only its SHA-256: a dump of the store
+    (or a leaked Redis key list) gives nobody a cookie that works."""
+    return hashlib.sha256(sid.encode('ascii')).hexdigest()
+
+
+def handle_of(key):
+    """A public name for a session that reveals neither its id nor its store key."""
+    return hashlib.sha256(('handle:' + key).encode('ascii')).hexdigest()[:16]
+
+
+def client_metadata(request):
+    agent = request.user_agent or ''
+    return agent[:256], request.client_addr or ''
+
+
+class ServerSideBackend:
+    """Session factory for the stores that keep sessions on the server.
+
+    The cookie holds ``<id>.<signature>``: an id of 128 random bits, signed so
+    that a forged or garbage cookie is rejected without a store round trip.
+    """
+
+    def __init__(self, store, signer, timeouts, cookie, max_bytes=65536, clock=time.time):
+        self.store = store
+        self.signer = signer
+        self.timeouts = timeouts
+        self.cookie = cookie
+        self.max_bytes = max_bytes
+        self.clock = clock
+        self.name = store.name
+
+    def __call__(self, request):
+        raw = request.cookies.get(self.cookie.name)
+        unsigned = self.signer.unsign(raw) if raw else None
+        if unsigned is None:
+            return Session(self)
+        sid, current_key = unsigned
+        record = self.store.load(store_key(sid))      # StoreUnavailable propagates
+        now = self.clock()
+        if record is None or record.expires_at(self.timeouts) <= now:
+            return Session(self)
+        touch_due = now - record.touched >= self.timeouts.touch_interval
+        if touch_due:
+            record.touched = now
+        return Session(self, record, sid=sid, reissue=not current_key, touch_due=touch_due)
+
+    def ping(self):
+        self.store.ping()
+
+    def persist(self, request, response, session):
+        now = self.clock()
+        if session.is_changed and dict(session):
+            self._save(request, response, session, now)
+        elif session.is_changed:
+            # Nothing left to keep: no record, and no cookie.
+            for sid in session.invalidated | ({session.sid} if session.sid else set()):
+                self.store.delete(store_key(sid))
+            if session.had_cookie:
+                self.cookie.delete(response)
+        elif session.touch_due:
+            record = session.record
+            self.store.touch(store_key(session.sid), record, record.expires_at(self.timeouts))
+        if session.reissue and session.sid and not session.is_changed:
+            self._set_cookie(response, session, now)
+
+    def _save(self, request, response, session, now):
+        record = session.record
+        record.data = dict(session)
+        record.touched = now
+        record.user_id = session.get(USERID_KEY)
+        record.user_agent, record.ip = client_metadata(request)
+        blob = record.to_json()
+        if len(blob.encode('utf-8')) > self.max_bytes:
+            raise SessionTooLarge()
+        for sid in session.invalidated:
+            self.store.delete(store_key(sid))
+        is_new = session.sid is None
+        if is_new:
+            session.sid = secrets.token_urlsafe(16)    # 128 bits from the OS CSPRNG
+        self.store.save(store_key(session.sid), record, blob, record.expires_at(self.timeouts))
+        if is_new or session.reissue:
+            self._set_cookie(response, session, now)
+
+    def _set_cookie(self, response, session, now):
+        # Max-Age is the absolute lifetime: the idle expiry slides on the server
+        # without a Set-Cookie.
+        max_age = session.record.created + self.timeouts.absolute - now
+        self.cookie.set(response, self.signer.sign(session.sid), max_age)
+
+
+def session_tween_factory(handler, registry):
+    def session_tween(request):
+        response = handler(request)
+        session = request.__dict__.get('session')   # only if a view asked for it
+        if session is not None and hasattr(session, 'backend'):
+            session.backend.persist(request, response, session)
+        return response
+    return session_tween

@@ -1,0 +1,96 @@
+"""Signing and encrypting cookie values under a ring of secrets.
+
+``session.secrets`` holds one or more keys: the first signs (or encrypts), every
+one verifies (or decrypts), so a secret is rotated by putting the new one first
+and removing the old one once its cookies have expired. Callers learn whether a
+value was made with an older key so that they can re-issue it.
+
+Our own small code rather than WebOb's ``SignedSerializer`` (one secret, a
+SHA-512 signature twice as long, no way to tell which key verified) or an extra
+dependency: HMAC-SHA256 and AES-GCM come from the standard library and
+``cryptography``.
+"""
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+
+def b64encode(data):
+    return base64.urlsafe_b64encode(data).rstrip(b'=').decode('ascii')
+
+
+def b64decode(text):
+    """Strict URL-safe base64 without padding; ValueError on anything else."""
+    if not isinstance(text, str) or not text.isascii():
+        raise ValueError('not base64')
+    try:
+        return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError('not base64') from None
+
+
+def derive_key(secret, purpose):
+    """A 256-bit key per purpose, so one secret never serves two algorithms."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b'sessiondemo ' + purpose.encode('ascii')).derive(secret.encode('utf-8'))
+
+
+class Signer:
+    """``value.signature`` with HMAC-SHA256 under the first of several keys."""
+
+    def __init__(self, secrets, purpose):
+        self._keys = [derive_key(s, 'sign ' + purpose) for s in secrets]
+
+    def _mac(self, key, value):
+        return b64encode(hmac.new(key, value.encode('ascii'), hashlib.sha256).digest())
+
+    def sign(self, value):
+        """``value`` must be ASCII without dots (an id or base64 text)."""
+        return f'{value}.{self._mac(self._keys[0], value)}'
+
+    def unsign(self, token):
+        """(value, signed_with_current_key) or None for anything not ours."""
+        if not isinstance(token, str) or not token.isascii() or token.count('.') != 1:
+            return None
+        value, signature = token.split('.')
+        for index, key in enumerate(self._keys):
+            if hmac.compare_digest(signature, self._mac(key, value)):
+                return value, index == 0
+        return None
+
+
+class Encrypter:
+    """AES-256-GCM (confidential and authenticated) under the first of several keys."""
+
+    NONCE_BYTES = 12
+
+    def __init__(self, secrets, purpose):
+        self._aad = purpose.encode('ascii')
+        self._ciphers = [AESGCM(derive_key(s, 'encrypt ' + purpose)) for s in secrets]
+
+    def encrypt(self, plaintext):
+        nonce = os.urandom(self.NONCE_BYTES)
+        return b64encode(nonce + self._ciphers[0].encrypt(nonce, plaintext, self._aad))
+
+    def decrypt(self, token):
+        """(plaintext, encrypted_with_current_key) or None for anything not ours."""
+        try:
+            raw = b64decode(token)
+        except ValueError:
+            return None
+        nonce, ciphertext = raw[:self.NONCE_BYTES], raw[self.NONCE_BYTES:]
+        if len(ciphertext) < 16:
+            return None
+        for index, cipher in enumerate(self._ciphers):
+            try:
+                return cipher.decrypt(nonce, ciphertext, self._aad), index == 0
+            except InvalidTag:
+                continue
+        return None
