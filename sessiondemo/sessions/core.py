@@ -18,7 +18,6 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from pyramid.interfaces import ISession
 from zope.interface import implementer
@@ -90,8 +89,7 @@ class CookieSettings:
 
     def delete(self, response):
         response.set_cookie(self.name, '', max_age=0, path=self.path, secure=self.secure,
-                            httponly=self.httponly, samesite=self.samesite,
-                            expires=datetime(1970, 1, 1, tzinfo=timezone.utc))
+                            httponly=self.httponly, samesite=self.samesite)
 
     def header_length(self, value, max_age):
         """Length of the ``name=value; attributes`` a browser must store (its 4 KB limit)."""

@@ -1,0 +1,175 @@
+"""Shared fixtures: a real users database, a controllable clock, the app per store.
+
+Flat fixtures in the manner of the pyramid-cookiecutter-starter: settings go in
+through the app factory's seams (``dbengine``, ``sessiondemo.clock``) so that
+every test drives the real app against real stores, never a mock.
+"""
+import json
+import shutil
+import time
+
+import pytest
+import webtest
+from sqlalchemy import create_engine
+
+from sessiondemo import main
+from sessiondemo.models import get_engine
+from sessiondemo.scripts.initialize_db import upgrade
+
+SECRET = 'test-secret-0123456789abcdef0123456789abcdef'
+OLD_SECRET = 'old-secret-0123456789abcdef0123456789abcdef'
+PASSWORD = 'correct horse battery staple'
+
+# Every store the contract suite runs against. A store's settings come from the
+# fixture named in STORE_FIXTURES (which may start a real server).
+STORES = ['memory', 'cookie', 'cookie-encrypted']
+STORE_FIXTURES = {
+    'memory': 'memory_store_settings',
+    'cookie': 'cookie_store_settings',
+    'cookie-encrypted': 'encrypted_cookie_store_settings',
+}
+SERVER_SIDE = {'memory'}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skipped test is a failed test here: every test must run, in CI too."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, 'wasxfail'):
+        report.outcome = 'failed'
+        report.longrepr = f'skipped tests are not allowed: {report.longrepr}'
+
+
+class Clock:
+    """Unix time that only moves when a test says so."""
+
+    def __init__(self, start=None):
+        self.now = float(int(start if start is not None else time.time()))
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    """The session machinery's clock, advanced by tests to cross timeouts."""
+    return Clock()
+
+
+@pytest.fixture(scope='session')
+def db_template(tmp_path_factory):
+    """A migrated SQLite users database, copied for each test."""
+    path = tmp_path_factory.mktemp('db') / 'template.sqlite'
+    engine = create_engine(f'sqlite:///{path}')
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def dbengine(tmp_path, db_template):
+    """A fresh users database for this test (real SQLite, migrated by Alembic)."""
+    path = tmp_path / 'users.sqlite'
+    shutil.copy(db_template, path)
+    engine = get_engine({'sqlalchemy.url': f'sqlite:///{path}'})
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def memory_store_settings():
+    return {'session.store': 'memory'}
+
+
+@pytest.fixture
+def cookie_store_settings():
+    return {'session.store': 'cookie'}
+
+
+@pytest.fixture
+def encrypted_cookie_store_settings():
+    return {'session.store': 'cookie', 'session.cookie.encrypt': 'true'}
+
+
+@pytest.fixture(params=STORES)
+def store(request):
+    """The name of the store under test; the contract suite runs once per store."""
+    return request.param
+
+
+@pytest.fixture
+def store_settings(request, store):
+    """Settings that select and reach the store under test."""
+    return dict(request.getfixturevalue(STORE_FIXTURES[store]))
+
+
+@pytest.fixture
+def app_settings(store_settings, dbengine, clock):
+    """The app's settings for one test; tests may change them before ``app`` is made."""
+    settings = {
+        'dbengine': dbengine,
+        'sqlalchemy.url': str(dbengine.url),
+        'session.secrets': SECRET,
+        'sessiondemo.clock': clock,
+        'auth.bcrypt_rounds': '4',
+    }
+    settings.update(store_settings)
+    return settings
+
+
+@pytest.fixture
+def app(app_settings):
+    """The WSGI app made by the real factory."""
+    return main({}, **app_settings)
+
+
+class TestApp(webtest.TestApp):
+    """WebTest with the contract's CSRF handling and a few helpers."""
+
+    def csrf_token(self):
+        return self.get('/api/csrf').json['csrf_token']
+
+    def api(self, method, path, body=None, status=None, csrf=True, headers=None):
+        """A JSON request; unsafe methods carry a CSRF token unless ``csrf=False``."""
+        method, headers = method.upper(), dict(headers or {})
+        if csrf and method not in ('GET', 'HEAD'):
+            headers.setdefault('X-CSRF-Token', self.csrf_token())
+        kwargs = {'headers': headers, 'status': status, 'expect_errors': status is None}
+        if method in ('GET', 'HEAD'):
+            return getattr(self, method.lower())(path, **kwargs)
+        if body is not None:
+            kwargs.update(params=json.dumps(body), content_type='application/json')
+        return getattr(self, method.lower())(path, **kwargs)
+
+    def register(self, username='frodo', password=PASSWORD, status=201):
+        return self.api('POST', '/api/register', {'username': username, 'password': password},
+                        status=status)
+
+    def login(self, username='frodo', password=PASSWORD, status=200):
+        return self.api('POST', '/api/login', {'username': username, 'password': password},
+                        status=status)
+
+    def logout(self, status=200):
+        return self.api('POST', '/api/logout', status=status)
+
+    def session_cookie(self, name='sid'):
+        return self.cookies.get(name)
+
+
+@pytest.fixture
+def make_client(app):
+    """A factory of independent clients (own cookie jars) of the same app."""
+    def make():
+        return TestApp(app, extra_environ={'HTTP_HOST': 'localhost',
+                                           'REMOTE_ADDR': '127.0.0.1'})
+    return make
+
+
+@pytest.fixture
+def testapp(make_client):
+    """One client of the app under test."""
+    return make_client()
