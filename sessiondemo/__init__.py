@@ -15,7 +15,7 @@ def main(global_config, **settings):
             config.include('.passwords')
             config.include('.security')     # policy, deny by default, CSRF
             config.include('.sessions')     # the store chosen by session.store
-            config.include('.bodies')       # body size limit
+            config.include('.ingress')      # body size limit, cookie hygiene
             config.include('.errors')       # the contract's error shape
             config.include('.routes')
             config.scan('.views')

@@ -127,13 +127,16 @@ def app(app_settings):
     return main({}, **app_settings)
 
 
+NO_BODY = object()
+
+
 class TestApp(webtest.TestApp):
     """WebTest with the contract's CSRF handling and a few helpers."""
 
     def csrf_token(self):
         return self.get('/api/csrf').json['csrf_token']
 
-    def api(self, method, path, body=None, status=None, csrf=True, headers=None):
+    def api(self, method, path, body=NO_BODY, status=None, csrf=True, headers=None):
         """A JSON request; unsafe methods carry a CSRF token unless ``csrf=False``."""
         method, headers = method.upper(), dict(headers or {})
         if csrf and method not in ('GET', 'HEAD'):
@@ -141,7 +144,7 @@ class TestApp(webtest.TestApp):
         kwargs = {'headers': headers, 'status': status, 'expect_errors': status is None}
         if method in ('GET', 'HEAD'):
             return getattr(self, method.lower())(path, **kwargs)
-        if body is not None:
+        if body is not NO_BODY:
             kwargs.update(params=json.dumps(body), content_type='application/json')
         return getattr(self, method.lower())(path, **kwargs)
 
@@ -166,6 +169,21 @@ def make_client(app):
     def make():
         return TestApp(app, extra_environ={'HTTP_HOST': 'localhost',
                                            'REMOTE_ADDR': '127.0.0.1'})
+    return make
+
+
+@pytest.fixture
+def make_app_client():
+    """A client of a new app made from ``settings``; ``share_store_with`` gives
+    it the same server-side store as another client's app (as two processes
+    sharing Redis would have)."""
+    def make(settings, share_store_with=None):
+        settings = dict(settings)
+        backend = share_store_with.app.registry.session_backend if share_store_with else None
+        if getattr(backend, 'store', None) is not None:
+            settings['sessiondemo.store_instance'] = backend.store
+        return TestApp(main({}, **settings), extra_environ={'HTTP_HOST': 'localhost',
+                                                          'REMOTE_ADDR': '127.0.0.1'})
     return make
 
 

@@ -50,8 +50,10 @@ def make_backend(settings):
         from .cookie import CookieBackend
         return CookieBackend(secrets, timeouts, cookie, clock=clock,
                              encrypt=cfg.as_bool(settings, 'session.cookie.encrypt', False))
-    module = importlib.import_module(SERVER_SIDE_STORES[store_name])
-    store = module.make_store(settings, clock)
+    store = settings.get('sessiondemo.store_instance')   # test seam: a shared store
+    if store is None:
+        module = importlib.import_module(SERVER_SIDE_STORES[store_name])
+        store = module.make_store(settings, clock)
     return ServerSideBackend(
         store, Signer(secrets, 'session id'), timeouts, cookie, clock=clock,
         max_bytes=cfg.as_int(settings, 'session.max_bytes', 65536, minimum=256))

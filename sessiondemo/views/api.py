@@ -7,7 +7,7 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from .. import accounts
-from ..bodies import json_object
+from ..ingress import json_object
 from ..models import User
 from ..security import log_in, log_out
 

@@ -1,8 +1,11 @@
-"""Request bodies: a size limit before anything reads them, and strict JSON.
+"""What a client sends, checked before anything reads it: bodies and cookies.
 
-The limit is checked in a tween below the exception view tween, before routing,
-CSRF (which may read a form body) or any view, so an oversized body costs
-nothing but its headers and gets 413 ``request_too_large``.
+A tween below the exception view tween, before routing, CSRF (which may read a
+form body), the session or any view:
+- an oversized body costs nothing but its headers and gets 413 ``request_too_large``;
+- a ``Cookie`` header with a value that is not UTF-8 would make WebOb raise on
+  the first read of *any* cookie (a 500 from a garbage cookie); such values are
+  dropped, and the client is simply anonymous.
 """
 import json
 
@@ -12,10 +15,31 @@ from .config import as_int
 from .errors import InvalidInput, InvalidJSON, RequestTooLarge
 
 
-def body_limit_tween_factory(handler, registry):
+def drop_undecodable_cookies(request):
+    try:
+        dict(request.cookies)
+        return
+    except UnicodeDecodeError:
+        pass
+    kept = []
+    for pair in request.environ.get('HTTP_COOKIE', '').split(';'):
+        try:
+            pair.encode('latin-1').decode('utf-8')   # PEP 3333: header text is latin-1
+        except UnicodeError:
+            continue
+        kept.append(pair.strip())
+    request.environ['HTTP_COOKIE'] = '; '.join(kept)
+    try:
+        dict(request.cookies)
+    except UnicodeDecodeError:       # an escaped value that decodes badly: drop them all
+        request.environ['HTTP_COOKIE'] = ''
+
+
+def ingress_tween_factory(handler, registry):
     limit = registry.max_body_bytes
 
-    def body_limit_tween(request):
+    def ingress_tween(request):
+        drop_undecodable_cookies(request)
         length = request.content_length
         if length is not None and length > limit:
             raise RequestTooLarge()
@@ -27,7 +51,7 @@ def body_limit_tween_factory(handler, registry):
                 raise RequestTooLarge()
             request.body = body
         return handler(request)
-    return body_limit_tween
+    return ingress_tween
 
 
 def _reject_constant(name):
@@ -50,5 +74,5 @@ def includeme(config):
     config.registry.max_body_bytes = as_int(config.get_settings(), 'http.max_body_bytes',
                                             262144, minimum=1024)
     # Above the session tween, so a rejected body never loads a session.
-    config.add_tween('sessiondemo.bodies.body_limit_tween_factory', under=EXCVIEW,
+    config.add_tween('sessiondemo.ingress.ingress_tween_factory', under=EXCVIEW,
                      over=('sessiondemo.sessions.core.session_tween_factory', MAIN))
