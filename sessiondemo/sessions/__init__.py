@@ -46,6 +46,10 @@ def make_backend(settings):
         secure=cfg.as_bool(settings, 'session.cookie_secure', False),
     )
     clock = read_clock(settings)
+    # Read whatever the store, so a bad value fails now, not after a switch.
+    max_bytes = cfg.as_int(settings, 'session.max_bytes', 65536, minimum=256)
+    cfg.as_int(settings, 'session.memory.max_sessions', 100000, minimum=1)
+    cfg.as_float(settings, 'session.store_timeout', 1, minimum=0.01)
     if store_name == 'cookie':
         from .cookie import CookieBackend
         return CookieBackend(secrets, timeouts, cookie, clock=clock,
@@ -56,7 +60,7 @@ def make_backend(settings):
         store = module.make_store(settings, clock)
     return ServerSideBackend(
         store, Signer(secrets, 'session id'), timeouts, cookie, clock=clock,
-        max_bytes=cfg.as_int(settings, 'session.max_bytes', 65536, minimum=256))
+        max_bytes=max_bytes)
 
 
 def includeme(config):

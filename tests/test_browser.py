@@ -1,0 +1,82 @@
+"""A real headless Chromium (Debian's /usr/bin/chromium) driven by Playwright."""
+import shutil
+import threading
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from waitress.server import create_server
+
+from .conftest import PASSWORD
+
+CHROMIUM_ARGS = [
+    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+]
+
+
+def chromium_path():
+    path = shutil.which('chromium') or shutil.which('chromium-browser')
+    assert path, 'chromium is not installed: `make test` installs Debian\'s chromium'
+    return path
+
+
+@pytest.fixture
+def store():
+    return 'memory'
+
+
+@pytest.fixture
+def live_server(app):
+    """The app under waitress on a free loopback port, in a thread of this process."""
+    server = create_server(app, host='127.0.0.1', port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{server.effective_port}'
+    server.close()
+    thread.join(10)
+
+
+@pytest.fixture(scope='module')
+def browser(tmp_path_factory):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(),
+                                             args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def test_register_see_home_log_out(page, live_server):
+    page.goto(live_server + '/')
+    expect(page).to_have_url(live_server + '/login?next=/')      # protected: sent to log in
+    page.click('text=Register')
+    page.fill('#username', 'frodo')
+    page.fill('#password', PASSWORD)
+    page.click('#submit')
+    expect(page).to_have_url(live_server + '/')
+    expect(page.locator('#greeting')).to_have_text('Hello, frodo!')
+    cookies = {c['name']: c for c in page.context.cookies()}
+    assert cookies['sid']['httpOnly'] and cookies['sid']['sameSite'] == 'Lax'
+    page.click('#logout')
+    expect(page).to_have_url(live_server + '/login')
+    page.goto(live_server + '/')
+    expect(page).to_have_url(live_server + '/login?next=/')
+    assert 'sid' not in {c['name'] for c in page.context.cookies()}
+
+
+def test_login_with_wrong_password_shows_an_error(page, live_server, make_client):
+    make_client().register('frodo')
+    page.goto(live_server + '/login')
+    page.fill('#username', 'frodo')
+    page.fill('#password', 'wrong password')
+    page.click('#submit')
+    expect(page.locator('[role=alert]')).to_have_text('Unknown username or wrong password.')
+    page.fill('#password', PASSWORD)
+    page.click('#submit')
+    expect(page.locator('#greeting')).to_have_text('Hello, frodo!')

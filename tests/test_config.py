@@ -1,0 +1,151 @@
+"""Start-up settings: a bad or missing value stops start-up with one line naming the key."""
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from sessiondemo import main
+from sessiondemo.sessions.core import Timeouts
+
+from .conftest import SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def store():
+    """Settings are read the same whatever the store; one is enough here."""
+    return 'memory'
+
+
+def start_up_error(settings):
+    with pytest.raises(SystemExit) as caught:
+        main({}, **settings)
+    message = str(caught.value.code)
+    assert '\n' not in message
+    return message
+
+
+@pytest.mark.parametrize('key, value', [
+    ('session.store', 'mongodb'),
+    ('session.idle_timeout', 'soon'),
+    ('session.absolute_timeout', '-1'),
+    ('session.cookie_secure', 'maybe'),
+    ('session.max_bytes', '1e3'),
+    ('http.max_body_bytes', 'big'),
+    ('auth.bcrypt_rounds', '99'),
+    ('session.memory.max_sessions', '0'),
+    ('session.store_timeout', 'never'),
+])
+def test_bad_value_names_its_key(app_settings, key, value):
+    app_settings[key] = value
+    assert key in start_up_error(app_settings)
+
+
+def test_missing_secret_names_its_key(app_settings):
+    del app_settings['session.secrets']
+    assert 'session.secrets' in start_up_error(app_settings)
+
+
+def test_short_secret_is_refused(app_settings):
+    app_settings['session.secrets'] = 'x' * 31
+    assert 'session.secrets' in start_up_error(app_settings)
+
+
+def test_every_secret_in_the_ring_must_be_long(app_settings):
+    app_settings['session.secrets'] = f'{SECRET} short'
+    assert 'session.secrets' in start_up_error(app_settings)
+
+
+def test_production_refuses_the_example_secret(app_settings):
+    app_settings['sessiondemo.production'] = 'true'
+    app_settings['session.secrets'] = 'development-only-secret-do-not-use-in-production'
+    assert 'session.secrets' in start_up_error(app_settings)
+
+
+def test_touch_interval_is_clamped_to_half_the_idle_timeout():
+    assert Timeouts(idle=100, absolute=1000, touch_interval=60).touch_interval == 50
+    assert Timeouts(idle=1800, absolute=86400, touch_interval=60).touch_interval == 60
+
+
+def test_secrets_come_from_the_environment(app_settings, monkeypatch):
+    del app_settings['session.secrets']
+    monkeypatch.setenv('SESSIONDEMO_SECRETS', SECRET)
+    assert main({}, **app_settings).registry.settings['session.secrets'] == SECRET
+
+
+def run_pserve(ini, *overrides, env=None):
+    """pserve as a user runs it; returns (process, port)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'pyramid.scripts.pserve', str(ini), f'http_port={port}',
+         *overrides],
+        cwd=ini.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=dict(os.environ, **(env or {})))
+    return process, port
+
+
+def wait_for_health(process, port, deadline=30):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read())
+        try:
+            with urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=1) as r:
+                return r.read().decode()
+        except OSError:
+            time.sleep(0.05)   # polling a readiness condition, bounded by the deadline
+    raise AssertionError('pserve did not answer')
+
+
+@pytest.fixture
+def dev_ini(tmp_path):
+    """A copy of development.ini listening on a free port, its database in tmp."""
+    text = (ROOT / 'development.ini').read_text()
+    text = text.replace('listen = 127.0.0.1:6543', 'listen = 127.0.0.1:%(http_port)s')
+    ini = tmp_path / 'development.ini'
+    ini.write_text(text)
+    subprocess.run([sys.executable, '-m', 'sessiondemo.scripts.initialize_db', str(ini)],
+                   check=True, capture_output=True)
+    return ini
+
+
+@pytest.mark.parametrize('store', ['memory', 'cookie'])
+def test_pserve_switches_store_from_the_command_line(dev_ini, store):
+    process, port = run_pserve(dev_ini, f'session_store={store}')
+    try:
+        assert f'"store": "{store}"' in wait_for_health(process, port)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_production_ini_refuses_to_start_without_secrets(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith('SESSIONDEMO_')}
+    result = subprocess.run(
+        [sys.executable, '-m', 'pyramid.scripts.pserve', str(ROOT / 'production.ini')],
+        env=dict(env, SESSIONDEMO_DATABASE_URL=f'sqlite:///{tmp_path}/db.sqlite'),
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert 'session.secrets' in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+@pytest.mark.parametrize('secret', ['too-short', 'development-only-secret-do-not-use-in-production'])
+def test_production_ini_refuses_short_or_example_secrets(tmp_path, secret):
+    result = subprocess.run(
+        [sys.executable, '-m', 'pyramid.scripts.pserve', str(ROOT / 'production.ini')],
+        env=dict(os.environ, SESSIONDEMO_SECRETS=secret,
+                 SESSIONDEMO_DATABASE_URL=f'sqlite:///{tmp_path}/db.sqlite'),
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert re.search(r'session\.secrets', result.stderr)
+    assert 'Traceback' not in result.stderr
