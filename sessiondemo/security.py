@@ -16,6 +16,7 @@ from pyramid.security import forget, remember
 from .config import as_bool
 
 from .models import User
+from .sessions.core import EPOCH_KEY
 
 PERMISSION = 'view'
 
@@ -37,7 +38,14 @@ class SessionSecurityPolicy:
         userid = self.helper.authenticated_userid(request)
         if userid is None:
             return None
-        return request.dbsession.get(User, userid)
+        user = request.dbsession.get(User, userid)
+        if user is None or request.session.get(EPOCH_KEY) != user.session_epoch:
+            # The user is gone, or revoked this session (another device's "log
+            # out everywhere else", a password change): drop it for good, which
+            # also expires a cookie-store cookie that can't be deleted otherwise.
+            request.session.invalidate()
+            return None
+        return user
 
     def identity(self, request):
         return self.identity_cache.get_or_create(request)
@@ -62,11 +70,23 @@ class SessionSecurityPolicy:
         return self.helper.forget(request, **kw)
 
 
-def log_in(request, user):
+def log_in(request, user, keep_data=False):
     """A fresh session for a fresh login: the id the client had is destroyed,
     so a session id planted before login (session fixation) is worthless."""
+    kept = dict(request.session) if keep_data else {}
     request.session.invalidate()
+    request.session.update(kept)
     remember(request, user.id)
+    request.session[EPOCH_KEY] = user.session_epoch
+
+
+def revoke_other_sessions(request, user):
+    """Every session of ``user`` but this one stops authenticating, on every
+    store: deleted where the store can, and behind the new epoch everywhere."""
+    revoked = request.registry.session_backend.revoke_others(request, user.id)
+    user.session_epoch += 1
+    request.session[EPOCH_KEY] = user.session_epoch
+    return revoked
 
 
 def log_out(request):

@@ -16,6 +16,10 @@ class User(Base):
     username = Column(Unicode(64), nullable=False, unique=True)
     password_hash = Column(String(128), nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_utcnow)
+    # Bumped to revoke every session of the user at once (log out everywhere
+    # else, password change): a session remembers the epoch it was made in and
+    # stops authenticating when it is behind. The cookie store's only lever.
+    session_epoch = Column(Integer, nullable=False, default=0, server_default='0')
 
     def as_json(self):
         return {'id': self.id, 'username': self.username}

@@ -25,6 +25,7 @@ from zope.interface import implementer
 from ..errors import SessionTooLarge
 
 USERID_KEY = 'auth.userid'   # SessionAuthenticationHelper's default key
+EPOCH_KEY = 'auth.epoch'     # the user's session epoch at login (see security.py)
 
 
 def _changes(method):
@@ -192,6 +193,13 @@ def client_metadata(request):
     return agent[:256], request.client_addr or ''
 
 
+def describe(key, record, current):
+    """One row of GET /api/sessions."""
+    return {'handle': handle_of(key), 'created_at': record.created,
+            'last_seen_at': record.touched, 'user_agent': record.user_agent,
+            'ip': record.ip, 'current': current}
+
+
 class ServerSideBackend:
     """Session factory for the stores that keep sessions on the server.
 
@@ -225,6 +233,34 @@ class ServerSideBackend:
 
     def ping(self):
         self.store.ping()
+
+    # A user's sessions (the contract's "Managing one's sessions") ----------
+    def list_sessions(self, request, user_id):
+        """The user's live sessions, newest first."""
+        now = self.clock()
+        current = store_key(request.session.sid) if request.session.sid else None
+        rows = [describe(key, record, key == current)
+                for key, record in self.store.sessions_of(user_id)
+                if record.expires_at(self.timeouts) > now]
+        return sorted(rows, key=lambda row: row['created_at'], reverse=True)
+
+    def revoke(self, request, user_id, handle):
+        """Delete the user's session named by ``handle``; False if there is none."""
+        for key, record in self.store.sessions_of(user_id):
+            if handle_of(key) == handle:
+                if request.session.sid and key == store_key(request.session.sid):
+                    request.session.invalidate()     # revoking oneself is logging out
+                else:
+                    self.store.delete(key)
+                return True
+        return False
+
+    def revoke_others(self, request, user_id):
+        current = store_key(request.session.sid) if request.session.sid else None
+        others = [key for key, _ in self.store.sessions_of(user_id) if key != current]
+        for key in others:
+            self.store.delete(key)
+        return len(others)
 
     def persist(self, request, response, session):
         now = self.clock()

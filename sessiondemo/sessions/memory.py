@@ -22,7 +22,8 @@ class MemoryStore:
     def __init__(self, max_sessions=100000, clock=time.time, sweep_every=1000):
         self.max_sessions = max_sessions
         self.clock = clock
-        self._entries = OrderedDict()     # key -> [blob, expires_at], oldest use first
+        self._entries = OrderedDict()     # key -> [blob, expires_at, user_id], oldest use first
+        self._by_user = {}                # user_id -> {key}: the per-user index
         self._lock = threading.Lock()     # waitress serves requests from threads
         self._writes = 0
         self._sweep_every = sweep_every
@@ -37,7 +38,7 @@ class MemoryStore:
             if entry is None:
                 return None
             if entry[1] <= self.clock():
-                del self._entries[key]
+                self._remove(key)
                 return None
             self._entries.move_to_end(key)
             blob = entry[0]
@@ -45,28 +46,44 @@ class MemoryStore:
 
     def save(self, key, record, blob, expires_at):
         with self._lock:
-            self._entries[key] = [blob, expires_at]
-            self._entries.move_to_end(key)
+            self._remove(key)
+            self._entries[key] = [blob, expires_at, record.user_id]
+            if record.user_id is not None:
+                self._by_user.setdefault(record.user_id, set()).add(key)
             self._writes += 1
             if self._writes % self._sweep_every == 0:
                 self._sweep(self.clock())
             while len(self._entries) > self.max_sessions:
-                self._entries.popitem(last=False)
+                self._remove(next(iter(self._entries)))
 
     def touch(self, key, record, expires_at):
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
-                entry[:] = [record.to_json(), expires_at]
+                entry[:2] = [record.to_json(), expires_at]
 
     def delete(self, key):
         with self._lock:
-            self._entries.pop(key, None)
+            self._remove(key)
+
+    def sessions_of(self, user_id):
+        with self._lock:
+            blobs = [(key, self._entries[key][0]) for key in self._by_user.get(user_id, ())]
+        return [(key, Record.from_json(blob)) for key, blob in blobs]
+
+    def _remove(self, key):
+        entry = self._entries.pop(key, None)
+        if entry is not None and entry[2] is not None:
+            keys = self._by_user.get(entry[2])
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_user[entry[2]]
 
     def _sweep(self, now):
-        expired = [key for key, (_, expires_at) in self._entries.items() if expires_at <= now]
+        expired = [key for key, entry in self._entries.items() if entry[1] <= now]
         for key in expired:
-            del self._entries[key]
+            self._remove(key)
         return len(expired)
 
     def purge_expired(self):

@@ -1,0 +1,74 @@
+"""A user's own sessions: list, revoke one, revoke the others, change password."""
+from datetime import datetime, timezone
+
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.view import view_config
+
+from .. import accounts
+from ..errors import InvalidCredentials, InvalidInput, NotFound
+from ..ingress import json_object
+from ..security import log_in, revoke_other_sessions
+
+
+def iso(timestamp):
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+
+
+def user_sessions(request):
+    rows = request.registry.session_backend.list_sessions(request, request.identity.id)
+    return [dict(row, created_at=iso(row['created_at']), last_seen_at=iso(row['last_seen_at']))
+            for row in rows]
+
+
+@view_config(route_name='api_sessions', request_method='GET', renderer='json')
+def list_sessions(request):
+    return {'sessions': user_sessions(request)}
+
+
+@view_config(route_name='api_session', request_method='DELETE', renderer='json')
+def revoke_session(request):
+    backend = request.registry.session_backend
+    if not backend.revoke(request, request.identity.id, request.matchdict['handle']):
+        raise NotFound('No session of yours has that handle.')
+    return {'revoked': 1}
+
+
+@view_config(route_name='api_revoke_others', request_method='POST', renderer='json')
+def revoke_others(request):
+    return {'revoked': revoke_other_sessions(request, request.identity)}
+
+
+@view_config(route_name='api_password', request_method='POST', renderer='json')
+def change_password(request):
+    body = json_object(request)
+    current, new = body.get('current_password'), body.get('new_password')
+    if not isinstance(current, str):
+        raise InvalidInput('current_password is required.')
+    accounts.validate_password(new, 'new_password')
+    user = request.identity
+    if not request.registry.password_hasher.verify(current, user.password_hash):
+        raise InvalidCredentials('The current password is wrong.')
+    user.password_hash = request.registry.password_hasher.hash(new)
+    revoke_other_sessions(request, user)
+    # This session continues, under a new id (and keeps its data).
+    log_in(request, user, keep_data=True)
+    return {'message': 'password changed'}
+
+
+@view_config(route_name='sessions', request_method='GET',
+             renderer='../templates/sessions.jinja2')
+def sessions_page(request):
+    return {'sessions': user_sessions(request),
+            'store': request.registry.session_backend.name}
+
+
+@view_config(route_name='session_revoke', request_method='POST')
+def revoke_session_form(request):
+    revoke_session(request)
+    return HTTPSeeOther(location='/sessions')
+
+
+@view_config(route_name='sessions_revoke_others', request_method='POST')
+def revoke_others_form(request):
+    revoke_other_sessions(request, request.identity)
+    return HTTPSeeOther(location='/sessions')
