@@ -4,7 +4,7 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from .. import accounts
-from ..errors import ApiError, safe_next
+from ..errors import ApiError, TooManyRequests, safe_next
 from ..security import log_in, log_out
 
 PUBLIC = NO_PERMISSION_REQUIRED
@@ -36,7 +36,11 @@ def login_post(request):
         username, password = accounts.read_credentials(
             {'username': username, 'password': request.POST.get('password', '')})
         user = accounts.authenticate(request, username, password)
-    except ApiError as error:
+    except TooManyRequests as error:
+        request.response.headers.update(error.headers)
+        return _form_page(request, {'error': error.message, 'username': username},
+                          status=error.status)
+    except ApiError:
         # One message for every failure: unknown user, wrong password, bad input.
         return _form_page(request, {'error': 'Unknown username or wrong password.',
                                     'username': username}, status=401)
