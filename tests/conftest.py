@@ -7,6 +7,7 @@ every test drives the real app against real stores, never a mock.
 import json
 import shutil
 import time
+import uuid
 
 import pytest
 import webtest
@@ -16,19 +17,26 @@ from sessiondemo import main
 from sessiondemo.models import get_engine
 from sessiondemo.scripts.initialize_db import upgrade
 
+from .servers import PostgresServer, RedisCluster, RedisServer
+
 SECRET = 'test-secret-0123456789abcdef0123456789abcdef'
 OLD_SECRET = 'old-secret-0123456789abcdef0123456789abcdef'
 PASSWORD = 'correct horse battery staple'
 
 # Every store the contract suite runs against. A store's settings come from the
 # fixture named in STORE_FIXTURES (which may start a real server).
-STORES = ['memory', 'cookie', 'cookie-encrypted']
+STORES = ['memory', 'cookie', 'cookie-encrypted', 'redis', 'redis-cluster', 'sql-sqlite',
+          'sql-postgresql']
 STORE_FIXTURES = {
     'memory': 'memory_store_settings',
     'cookie': 'cookie_store_settings',
     'cookie-encrypted': 'encrypted_cookie_store_settings',
+    'redis': 'redis_store_settings',
+    'redis-cluster': 'redis_cluster_store_settings',
+    'sql-sqlite': 'sqlite_store_settings',
+    'sql-postgresql': 'postgresql_store_settings',
 }
-SERVER_SIDE = {'memory'}
+SERVER_SIDE = {'memory', 'redis', 'redis-cluster', 'sql-sqlite', 'sql-postgresql'}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -93,6 +101,64 @@ def cookie_store_settings():
 @pytest.fixture
 def encrypted_cookie_store_settings():
     return {'session.store': 'cookie', 'session.cookie.encrypt': 'true'}
+
+
+@pytest.fixture(scope='session')
+def redis_server(tmp_path_factory):
+    """A real redis-server on a loopback port, for the whole test session."""
+    with RedisServer(tmp_path_factory.mktemp('redis')) as server:
+        yield server
+
+
+@pytest.fixture(scope='session')
+def redis_cluster(tmp_path_factory):
+    """A real three-node Redis Cluster on loopback ports, for the whole test session."""
+    with RedisCluster(tmp_path_factory.mktemp('redis-cluster')) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope='session')
+def postgres_server():
+    """A real PostgreSQL (initdb + pg_ctl) on a loopback port, migrated once."""
+    with PostgresServer() as server:
+        engine = create_engine(server.url)
+        upgrade(engine)
+        engine.dispose()
+        yield server
+
+
+def fresh_prefix():
+    # Tests share a server; a prefix of their own keeps their keys apart
+    # (on a cluster too, where FLUSHDB would have to visit every node).
+    return f'test-{uuid.uuid4().hex[:12]}:'
+
+
+@pytest.fixture
+def redis_store_settings(redis_server):
+    return {'session.store': 'redis', 'session.redis.url': redis_server.url,
+            'session.redis.prefix': fresh_prefix()}
+
+
+@pytest.fixture
+def redis_cluster_store_settings(redis_cluster):
+    return {'session.store': 'redis', 'session.redis.url': redis_cluster.url,
+            'session.redis.cluster': 'true', 'session.redis.prefix': fresh_prefix()}
+
+
+@pytest.fixture
+def sqlite_store_settings():
+    """The sessions table in the test's own users database (``dbengine``)."""
+    return {'session.store': 'sql'}
+
+
+@pytest.fixture
+def postgresql_store_settings(postgres_server):
+    """Sessions in PostgreSQL (users stay in SQLite), the table emptied first."""
+    engine = create_engine(postgres_server.url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql('TRUNCATE sessions')
+    engine.dispose()
+    return {'session.store': 'sql', 'session.sql.url': postgres_server.url}
 
 
 @pytest.fixture(params=STORES)

@@ -1,4 +1,8 @@
-"""``sessiondemo-initdb CONFIG_URI``: bring the database schema to the newest migration."""
+"""``sessiondemo-initdb CONFIG_URI``: bring the database schema to the newest migration.
+
+The sessions table (SQL store) lives in ``session.sql.url`` when that names
+another database than ``sqlalchemy.url``; then that database is migrated too.
+"""
 import argparse
 import sys
 
@@ -25,10 +29,20 @@ def parse_args(argv):
     return parser.parse_args(argv[1:])
 
 
+def databases(settings):
+    """The engines to migrate: the users database, and the sessions one if separate."""
+    engines = [get_engine(settings)]
+    session_url = str(settings.get('session.sql.url') or '').strip()
+    if session_url and session_url != settings['sqlalchemy.url']:
+        engines.append(get_engine({'sqlalchemy.url': session_url}))
+    return engines
+
+
 def main(argv=sys.argv):
     args = parse_args(argv)
     setup_logging(args.config_uri)
     settings = apply_environment(dict(get_appsettings(args.config_uri)))
-    engine = get_engine(settings)
-    upgrade(engine)
-    print(f'database at {engine.url.render_as_string(hide_password=True)} is up to date')
+    for engine in databases(settings):
+        upgrade(engine)
+        print(f'database at {engine.url.render_as_string(hide_password=True)} is up to date')
+        engine.dispose()

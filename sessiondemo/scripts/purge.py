@@ -1,0 +1,35 @@
+"""``sessiondemo-purge CONFIG_URI``: delete expired sessions from the SQL store.
+
+Expired rows are never served (every read asks for ``expires_at`` in the
+future), but they stay in the table until this runs: from cron, say, every few
+minutes. It prints how many rows it deleted. It purges the SQL table whatever
+``session.store`` says now (rows outlive a switch to another store); Redis and
+memory expire sessions by themselves.
+"""
+import argparse
+import sys
+
+from pyramid.paster import get_appsettings, setup_logging
+
+from ..config import apply_environment
+from ..sessions import read_clock
+from ..sessions.sqlstore import make_store
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config_uri', help='Configuration file, e.g. production.ini')
+    return parser.parse_args(argv[1:])
+
+
+def main(argv=sys.argv):
+    args = parse_args(argv)
+    setup_logging(args.config_uri)
+    settings = apply_environment(dict(get_appsettings(args.config_uri)))
+    store = make_store(settings, read_clock(settings))
+    try:
+        deleted = store.purge_expired()
+    finally:
+        store.bind.dispose()
+    print(f'deleted {deleted} expired session{"" if deleted == 1 else "s"}')
+    return deleted

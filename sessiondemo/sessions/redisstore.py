@@ -1,0 +1,185 @@
+"""Redis store on redis-py: one key per session, JSON, expiry by TTL.
+
+Round trips are the point of this module (the issue measured the peer,
+pyramid_session_redis, at GET + EXPIRE on every read):
+
+- an authenticated read is one ``GET`` and writes nothing;
+- a read that slides the idle expiry (once per ``session.touch_interval``) adds
+  one ``EVALSHA`` of ``TOUCH`` below;
+- a save is one ``SET ... PX``; a delete one ``DEL``.
+
+Why a script rather than ``GETEX``: the core decides whether a touch is due
+from the ``touched`` time *inside* the value, so the store only knows after the
+``GET``; and a touch must also move that ``touched`` time, which ``GETEX`` or
+``PEXPIRE`` cannot do (a stale ``touched`` would make every later read look due
+and end the session at the old idle expiry). Rewriting the whole value with
+``SET`` could clobber a concurrent save of new data. So the value keeps
+``touched`` in a fixed-width field at a fixed offset, and ``TOUCH`` patches just
+those bytes with ``SETRANGE`` and moves the TTL, atomically, and only if the
+key still exists (a touch never revives a session that was logged out).
+
+Keys: ``<prefix>{s:<sha256>}`` per session (the core passes the SHA-256 of the
+id, never the id). The braces are a Redis Cluster hash tag: each session hashes
+on its own key, so sessions spread over the cluster; per-user keys (issue 5's
+index of a user's sessions) go under ``<prefix>{u:<id>}...`` so that every key
+of one user shares a slot and can be changed together. A prefix must therefore
+hold no braces of its own.
+"""
+import math
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from .. import config as cfg
+from ..errors import StoreUnavailable
+from .core import Record
+
+# The stored value is JSON: {"t":<touched, 20 chars>,"r":<Record.to_json()>}.
+# JSON allows the spaces that pad the number, so the field has a fixed width and
+# TOUCH can overwrite it in place; "t" outside the record wins over the record's.
+TOUCHED_OFFSET = len('{"t":')
+TOUCHED_WIDTH = 20
+HEADER_END = TOUCHED_OFFSET + TOUCHED_WIDTH + len(',"r":')
+
+TOUCH = """
+-- KEYS[1] a session key; ARGV[1] the touched field; ARGV[2] milliseconds to live.
+-- PEXPIRE answers 0 when the key is gone: then write nothing.
+if redis.call('PEXPIRE', KEYS[1], ARGV[2]) == 1 then
+  redis.call('SETRANGE', KEYS[1], %d, ARGV[1])
+  return 1
+end
+return 0
+""" % TOUCHED_OFFSET
+
+
+def touched_field(touched):
+    # repr: the shortest text that reads back as the same float.
+    field = repr(float(touched)).rjust(TOUCHED_WIDTH)
+    if len(field) != TOUCHED_WIDTH:
+        raise ValueError(f'touched time out of range: {touched}')
+    return field
+
+
+def encode(record, blob):
+    return '{"t":' + touched_field(record.touched) + ',"r":' + blob + '}'
+
+
+def decode(value):
+    """The record in a stored value; ValueError for anything we did not write."""
+    text = value.decode('utf-8')
+    if not (text.startswith('{"t":') and text[HEADER_END - 5:HEADER_END] == ',"r":'
+            and text.endswith('}')):
+        raise ValueError('not a session value')
+    record = Record.from_json(text[HEADER_END:-1])
+    record.touched = float(text[TOUCHED_OFFSET:TOUCHED_OFFSET + TOUCHED_WIDTH])
+    return record
+
+
+def _escape_glob(text):
+    return ''.join('\\' + c if c in '*?[]\\' else c for c in text)
+
+
+class RedisStore:
+    name = 'redis'
+
+    def __init__(self, client, prefix='sessiondemo:', clock=None):
+        if '{' in prefix or '}' in prefix:
+            # Braces in the prefix would become the hash tag of every key.
+            raise cfg.SettingsError('session.redis.prefix: must not contain { or }')
+        self.client = client
+        self.prefix = prefix
+        self.clock = clock
+        self._touch = client.register_script(TOUCH)
+
+    # Key names (see the module docstring for the hash tags).
+    def session_key(self, key):
+        return f'{self.prefix}{{s:{key}}}'
+
+    def user_key(self, user_id, suffix='sessions'):
+        return f'{self.prefix}{{u:{user_id}}}:{suffix}'
+
+    def _ttl_ms(self, expires_at):
+        return math.ceil((expires_at - self.clock()) * 1000)
+
+    def _call(self, method, *args, **kwargs):
+        # Every failure, a timeout included, is the store being unavailable:
+        # the request becomes a 503, never a 500 or a hang.
+        try:
+            return method(*args, **kwargs)
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable() from error
+
+    def load(self, key):
+        value = self._call(self.client.get, self.session_key(key))
+        if value is None:
+            return None
+        try:
+            return decode(value)
+        except (ValueError, UnicodeDecodeError):
+            return None         # not ours: as good as no session
+
+    def save(self, key, record, blob, expires_at):
+        ttl = self._ttl_ms(expires_at)
+        if ttl <= 0:
+            return self.delete(key)
+        self._call(self.client.set, self.session_key(key),
+                   encode(record, blob).encode('utf-8'), px=ttl)
+
+    def touch(self, key, record, expires_at):
+        ttl = self._ttl_ms(expires_at)
+        if ttl <= 0:
+            return self.delete(key)
+        self._call(self._touch, keys=[self.session_key(key)],
+                   args=[touched_field(record.touched), ttl])
+
+    def delete(self, key):
+        self._call(self.client.delete, self.session_key(key))
+
+    def purge_expired(self):
+        return 0        # Redis expires keys by itself
+
+    def ping(self):
+        self._call(self.client.ping)
+        return True
+
+    def count(self):
+        """Session keys under this prefix (tests and benchmarks; SCAN, not for requests)."""
+        match = _escape_glob(self.prefix) + '{s:*'
+        return self._call(lambda: sum(1 for _ in self.client.scan_iter(match=match,
+                                                                        count=1000)))
+
+
+def make_client(url, timeout, cluster=False):
+    """A redis-py client whose every command gives up after ``timeout`` seconds."""
+    parts = urlsplit(url)
+    if parts.scheme.endswith('+cluster'):       # redis+cluster://host:port
+        cluster = True
+        url = urlunsplit(parts._replace(scheme=parts.scheme[:-len('+cluster')]))
+    options = dict(
+        socket_timeout=timeout, socket_connect_timeout=timeout,
+        # redis-py retries timeouts by default (with backoff): that would turn
+        # one store_timeout into several. One attempt, then a 503.
+        retry=Retry(NoBackoff(), 0),
+    )
+    if cluster:
+        return RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, **options)
+
+
+def make_store(settings, clock):
+    timeout = cfg.as_float(settings, 'session.store_timeout', 1, minimum=0.01)
+    url = str(settings.get('session.redis.url') or 'redis://127.0.0.1:6379/0').strip()
+    cluster = cfg.as_bool(settings, 'session.redis.cluster', False)
+    prefix = str(settings.get('session.redis.prefix', 'sessiondemo:')).strip()
+    try:
+        client = make_client(url, timeout, cluster)
+    except (RedisError, OSError) as error:
+        # The cluster client asks a node for the slot map when it is made.
+        raise StoreUnavailable() from error
+    except ValueError as error:
+        raise cfg.SettingsError(f'session.redis.url: {error}') from None
+    return RedisStore(client, prefix=prefix, clock=clock)
