@@ -6,7 +6,9 @@ pyramid_session_redis, at GET + EXPIRE on every read):
 - an authenticated read is one ``GET`` and writes nothing;
 - a read that slides the idle expiry (once per ``session.touch_interval``) adds
   one ``EVALSHA`` of ``TOUCH`` below;
-- a save is one ``SET ... PX``; a delete one ``DEL``.
+- a save is one ``SET ... PX``; a delete one ``DEL``. A save of a logged-in
+  session also refreshes its user's index (below) in the same pipelined round
+  trip: four more commands, on the rare requests that change a session.
 
 Why a script rather than ``GETEX``: the core decides whether a touch is due
 from the ``touched`` time *inside* the value, so the store only knows after the
@@ -24,6 +26,12 @@ on its own key, so sessions spread over the cluster; per-user keys (issue 5's
 index of a user's sessions) go under ``<prefix>{u:<id>}...`` so that every key
 of one user shares a slot and can be changed together. A prefix must therefore
 hold no braces of its own.
+
+A user's index is a sorted set of their session keys scored by the latest time
+each could live (created + absolute timeout), so the index never expires before
+a session it names, however often that session is touched. Deleting a session
+leaves its member behind (``delete`` is given no user); ``sessions_of`` prunes
+members whose session is gone. Needs Redis 7 (``PEXPIRE ... NX|GT``).
 """
 import math
 from urllib.parse import urlsplit, urlunsplit
@@ -86,13 +94,16 @@ def _escape_glob(text):
 class RedisStore:
     name = 'redis'
 
-    def __init__(self, client, prefix='sessiondemo:', clock=None):
+    def __init__(self, client, prefix='sessiondemo:', clock=None, absolute=86400,
+                 cluster=False):
         if '{' in prefix or '}' in prefix:
             # Braces in the prefix would become the hash tag of every key.
             raise cfg.SettingsError('session.redis.prefix: must not contain { or }')
         self.client = client
         self.prefix = prefix
         self.clock = clock
+        self.absolute = absolute
+        self.cluster = cluster
         self._touch = client.register_script(TOUCH)
 
     # Key names (see the module docstring for the hash tags).
@@ -126,8 +137,19 @@ class RedisStore:
         ttl = self._ttl_ms(expires_at)
         if ttl <= 0:
             return self.delete(key)
-        self._call(self.client.set, self.session_key(key),
-                   encode(record, blob).encode('utf-8'), px=ttl)
+        value = encode(record, blob).encode('utf-8')
+        if record.user_id is None:
+            return self._call(self.client.set, self.session_key(key), value, px=ttl)
+        index = self.user_key(record.user_id)
+        last = record.created + self.absolute
+        index_ttl = self._ttl_ms(last)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(self.session_key(key), value, px=ttl)
+        pipe.zadd(index, {key: last})
+        pipe.zremrangebyscore(index, '-inf', self.clock())
+        pipe.pexpire(index, index_ttl, nx=True)     # a new index gets an expiry,
+        pipe.pexpire(index, index_ttl, gt=True)     # an old one only a longer one
+        self._call(pipe.execute)
 
     def touch(self, key, record, expires_at):
         ttl = self._ttl_ms(expires_at)
@@ -138,6 +160,26 @@ class RedisStore:
 
     def delete(self, key):
         self._call(self.client.delete, self.session_key(key))
+
+    def sessions_of(self, user_id):
+        """[(key, record)] of the user's sessions: one ZRANGEBYSCORE and one MGET."""
+        index = self.user_key(user_id)
+        keys = [k.decode('ascii') for k in self._call(
+            self.client.zrangebyscore, index, f'({self.clock()}', '+inf')]
+        if not keys:
+            return []
+        # Across slots on a cluster: redis-py splits the MGET per node.
+        mget = self.client.mget_nonatomic if self.cluster else self.client.mget
+        values = self._call(mget, [self.session_key(k) for k in keys])
+        found, gone = [], []
+        for key, value in zip(keys, values):
+            try:
+                found.append((key, decode(value)))
+            except (AttributeError, ValueError, UnicodeDecodeError):
+                gone.append(key)        # None (deleted, expired) or not ours
+        if gone:
+            self._call(self.client.zrem, index, *gone)
+        return found
 
     def purge_expired(self):
         return 0        # Redis expires keys by itself
@@ -182,4 +224,6 @@ def make_store(settings, clock):
         raise StoreUnavailable() from error
     except ValueError as error:
         raise cfg.SettingsError(f'session.redis.url: {error}') from None
-    return RedisStore(client, prefix=prefix, clock=clock)
+    absolute = cfg.as_int(settings, 'session.absolute_timeout', 86400, minimum=1)
+    return RedisStore(client, prefix=prefix, clock=clock, absolute=absolute,
+                      cluster=isinstance(client, RedisCluster))

@@ -189,6 +189,21 @@ class SqlStore:
         statement = delete(sessions).where(sessions.c.key == key)
         self._run(lambda connection: connection.execute(statement))
 
+    def sessions_of(self, user_id):
+        """[(key, record)] of the user's live sessions: one SELECT on the user_id index."""
+        query = select(sessions.c.key, sessions.c.data, sessions.c.touched).where(
+            sessions.c.user_id == str(user_id), sessions.c.expires_at > self.clock())
+        rows = self._run(lambda connection: connection.execute(query).all())
+        found = []
+        for row in rows:
+            try:
+                record = Record.from_json(row.data)
+            except ValueError:
+                continue
+            record.touched = row.touched
+            found.append((row.key, record))
+        return found
+
     def purge_expired(self):
         """Delete the rows past their expiry; how many."""
         statement = delete(sessions).where(sessions.c.expires_at <= self.clock())

@@ -1,0 +1,111 @@
+"""A store that stops answering: 503 store_unavailable in bounded time, then recovery.
+
+SIGSTOP is the nasty outage: the server's kernel still accepts connections and
+acknowledges bytes, so only the client's own timeouts can end the wait.
+"""
+import time
+
+import pytest
+
+from .servers import RedisServer
+from .test_contract import assert_error
+
+TIMEOUT = 0.5
+
+
+def assert_unavailable(response):
+    assert_error(response, 503, 'store_unavailable')
+    assert response.headers['Retry-After']
+    assert not [h for h in response.headers.getall('Set-Cookie') if h.startswith('sid=')]
+
+
+def timed(action):
+    start = time.monotonic()
+    result = action()
+    return result, time.monotonic() - start
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of this test's own, to pause without disturbing others."""
+    with RedisServer(tmp_path / 'redis') as server:
+        yield server
+
+
+@pytest.mark.parametrize('store', ['redis'])
+def test_paused_redis_is_a_quick_503_and_service_resumes(own_redis, app_settings,
+                                                         make_app_client):
+    client = make_app_client(dict(app_settings, **{
+        'session.redis.url': own_redis.url, 'session.store_timeout': str(TIMEOUT)}))
+    client.register('frodo')
+    client.api('PATCH', '/api/session/data', {'name': 'Frodo'}, status=200)
+    cookie = client.session_cookie()
+
+    own_redis.pause()
+    try:
+        response, elapsed = timed(lambda: client.get('/api/me', expect_errors=True))
+        assert_unavailable(response)
+        assert elapsed < TIMEOUT + 0.5
+        health, elapsed = timed(lambda: client.get('/healthz', expect_errors=True))
+        assert_unavailable(health)
+        assert elapsed < TIMEOUT + 0.5
+        page = client.get('/', expect_errors=True)
+        assert page.status_int == 503 and page.content_type == 'text/html'
+        assert client.session_cookie() == cookie
+    finally:
+        own_redis.resume()
+
+    assert client.get('/healthz').json['status'] == 'ok'
+    assert client.get('/api/me').json['user']['username'] == 'frodo'
+    assert client.get('/api/session/data').json == {'data': {'name': 'Frodo'}}
+
+
+@pytest.mark.parametrize('store', ['redis'])
+def test_redis_that_is_gone_is_a_503_not_a_500(app_settings, make_app_client, tmp_path):
+    server = RedisServer(tmp_path / 'redis').start()
+    client = make_app_client(dict(app_settings, **{
+        'session.redis.url': server.url, 'session.store_timeout': str(TIMEOUT)}))
+    client.register('frodo')
+    server.stop()
+    assert_unavailable(client.get('/api/me', expect_errors=True))
+    assert_unavailable(client.api('POST', '/api/login', {'username': 'frodo',
+                                                        'password': 'x' * 10}))
+
+
+@pytest.mark.parametrize('store', ['sql-postgresql'])
+def test_paused_postgresql_is_a_503_and_service_resumes(postgres_server, app_settings,
+                                                        make_app_client):
+    client = make_app_client(dict(app_settings, **{'session.store_timeout': str(TIMEOUT)}))
+    client.register('frodo')
+    client.get('/api/me')                  # a pooled connection, as in steady use
+
+    postgres_server.pause()
+    try:
+        # The pooled connection's statement is cut off by the store's watchdog.
+        response, elapsed = timed(lambda: client.get('/api/me', expect_errors=True))
+        assert_unavailable(response)
+        assert elapsed < TIMEOUT + 0.5
+        # A new connection waits at most psycopg's connect timeout (2 s at least).
+        health, elapsed = timed(lambda: client.get('/healthz', expect_errors=True))
+        assert_unavailable(health)
+        assert elapsed < 2 + 0.5
+    finally:
+        postgres_server.resume()
+
+    assert client.get('/healthz').json['status'] == 'ok'
+    assert client.get('/api/me').json['user']['username'] == 'frodo'
+
+
+@pytest.mark.parametrize('store', ['sql-postgresql'])
+def test_restarted_postgresql_serves_the_same_session_at_once(postgres_server, app_settings,
+                                                              make_app_client):
+    client = make_app_client(app_settings)
+    client.register('frodo')
+    client.get('/api/me')
+    postgres_server.stop_server()
+    try:
+        assert_unavailable(client.get('/api/me', expect_errors=True))
+    finally:
+        postgres_server.start_server()
+    # The pool's connection died with the old server: replaced without a 503.
+    assert client.get('/api/me').json['user']['username'] == 'frodo'

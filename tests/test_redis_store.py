@@ -1,0 +1,160 @@
+"""The Redis store against a real redis-server (and a real cluster): what it keeps, how."""
+import hashlib
+import json
+
+import pytest
+import redis
+
+from sessiondemo.config import SettingsError
+from sessiondemo.sessions.core import Record
+from sessiondemo.sessions.redisstore import RedisCluster, make_store
+
+
+@pytest.fixture
+def rstore(redis_store_settings, clock):
+    """The rstore (not the app) on the shared server, under a fresh prefix."""
+    rstore = make_store(redis_store_settings, clock)
+    yield rstore
+    rstore.client.close()
+
+
+def record(clock, **data):
+    return Record(data=data, created=clock(), touched=clock(), user_id=7)
+
+
+def raw(store, key):
+    return store.client.get(store.session_key(key))
+
+
+def test_value_is_json_under_a_tagged_key_with_a_ttl(rstore, clock):
+    rec = record(clock, name='Frodo')
+    rstore.save('k' * 64, rec, rec.to_json(), clock() + 90)
+    key = rstore.session_key('k' * 64)
+    assert key == rstore.prefix + '{s:' + 'k' * 64 + '}'
+    stored = json.loads(raw(rstore, 'k' * 64))           # JSON, never a pickle
+    assert stored['t'] == clock() and stored['r']['d'] == {'name': 'Frodo'}
+    assert 89_000 < rstore.client.pttl(key) <= 90_000
+    assert rstore.load('k' * 64) == rec
+
+
+@pytest.mark.parametrize('store', ['redis', 'redis-cluster'])
+def test_the_cookie_id_is_never_a_key(testapp):
+    testapp.register('frodo')
+    sid = testapp.session_cookie().split('.')[0]
+    store = testapp.app.registry.session_backend.store
+    keys = [k.decode() for k in store.client.scan_iter(match=store.prefix + '*')]
+    assert not any(sid in k for k in keys)
+    assert store.session_key(hashlib.sha256(sid.encode()).hexdigest()) in keys
+
+
+def test_touch_moves_touched_and_ttl_but_keeps_a_concurrent_save(rstore, clock):
+    rec = record(clock, v=1)
+    rstore.save('a', rec, rec.to_json(), clock() + 100)
+    stale = rstore.load('a')
+    newer = record(clock, v=2)                 # another request saved new data
+    rstore.save('a', newer, newer.to_json(), clock() + 100)
+    clock.advance(60)
+    stale.touched = clock()
+    rstore.touch('a', stale, clock() + 1000)
+    loaded = rstore.load('a')
+    assert loaded.data == {'v': 2} and loaded.touched == clock()
+    assert rstore.client.pttl(rstore.session_key('a')) > 900_000
+
+
+def test_touch_never_revives_a_deleted_session(rstore, clock):
+    rec = record(clock)
+    rstore.save('a', rec, rec.to_json(), clock() + 100)
+    rstore.delete('a')
+    rstore.touch('a', rec, clock() + 100)
+    assert raw(rstore, 'a') is None and rstore.load('a') is None
+
+
+def test_a_value_we_did_not_write_is_no_session(rstore):
+    rstore.client.set(rstore.session_key('a'), b'\x80garbage')
+    assert rstore.load('a') is None
+    rstore.client.set(rstore.session_key('b'), b'{"t":1,"r":{}}')
+    assert rstore.load('b') is None
+
+
+def test_user_index_lists_and_prunes(rstore, clock):
+    for key in ('a', 'b'):
+        rec = record(clock)
+        rstore.save(key, rec, rec.to_json(), clock() + 100)
+    assert sorted(k for k, _ in rstore.sessions_of(7)) == ['a', 'b']
+    rstore.delete('a')
+    assert [k for k, _ in rstore.sessions_of(7)] == ['b']
+    assert rstore.client.zcard(rstore.user_key(7)) == 1      # 'a' pruned from the index
+    assert rstore.client.pttl(rstore.user_key(7)) > 0          # the index expires too
+
+
+def test_expired_by_the_clock_is_deleted_not_written(rstore, clock):
+    rec = record(clock)
+    rstore.save('a', rec, rec.to_json(), clock() + 100)
+    rstore.save('a', rec, rec.to_json(), clock() - 1)
+    assert raw(rstore, 'a') is None
+    assert rstore.purge_expired() == 0 and rstore.ping() is True
+
+
+def test_timeouts_and_no_retries_come_from_the_settings(redis_store_settings, clock):
+    store = make_store(dict(redis_store_settings, **{'session.store_timeout': '0.25'}), clock)
+    kwargs = store.client.connection_pool.connection_kwargs
+    assert kwargs['socket_timeout'] == 0.25 and kwargs['socket_connect_timeout'] == 0.25
+    assert kwargs['retry'].get_retries() == 0
+
+
+def test_prefix_with_braces_is_refused(redis_store_settings, clock):
+    with pytest.raises(SettingsError, match='session.redis.prefix'):
+        make_store(dict(redis_store_settings, **{'session.redis.prefix': '{app}:'}), clock)
+
+
+@pytest.mark.parametrize('store', ['redis'])
+def test_session_too_large_leaves_the_stored_value_alone(testapp):
+    testapp.register('frodo')
+    testapp.api('PATCH', '/api/session/data', {'name': 'Frodo'}, status=200)
+    store = testapp.app.registry.session_backend.store
+    (key,) = store.client.scan_iter(match=store.prefix + '{s:*')
+    before = store.client.get(key)
+    response = testapp.api('PATCH', '/api/session/data', {'blob': 'x' * 70_000})
+    assert response.status_int == 413 and response.json['error']['code'] == 'session_too_large'
+    assert store.client.get(key) == before
+
+
+@pytest.fixture
+def cluster_store(redis_cluster_store_settings, clock):
+    store = make_store(redis_cluster_store_settings, clock)
+    yield store
+    store.client.close()
+
+
+def test_cluster_is_chosen_by_setting_or_scheme(redis_cluster, redis_cluster_store_settings,
+                                                cluster_store, clock):
+    assert isinstance(cluster_store.client, RedisCluster)
+    by_scheme = dict(redis_cluster_store_settings, **{
+        'session.redis.cluster': 'false',
+        'session.redis.url': redis_cluster.url.replace('redis://', 'redis+cluster://')})
+    assert isinstance(make_store(by_scheme, clock).client, RedisCluster)
+
+
+def test_cluster_spreads_sessions_and_keeps_a_users_keys_together(cluster_store, clock):
+    slot = cluster_store.client.keyslot
+    sessions = {slot(cluster_store.session_key(f'{n:064x}')) for n in range(20)}
+    assert len(sessions) > 1                       # not every session on one node
+    assert slot(cluster_store.user_key(7)) == slot(cluster_store.user_key(7, 'other'))
+    for key in ('a', 'b'):
+        rec = record(clock)
+        cluster_store.save(key, rec, rec.to_json(), clock() + 100)
+    assert sorted(k for k, _ in cluster_store.sessions_of(7)) == ['a', 'b']
+    assert cluster_store.count() == 2
+
+
+@pytest.mark.parametrize('store', ['redis-cluster'])
+def test_cluster_nodes_each_hold_some_sessions(make_client, redis_cluster):
+    clients = [make_client() for _ in range(12)]
+    for n, client in enumerate(clients):
+        client.register(f'user{n}')
+    prefix = clients[0].app.registry.session_backend.store.prefix
+    held = []
+    for node in redis_cluster.nodes:
+        with redis.Redis.from_url(node.url) as connection:
+            held.append(sum(1 for _ in connection.scan_iter(match=prefix + '{s:*')))
+    assert sum(held) == 12 and sum(1 for h in held if h) > 1

@@ -1,0 +1,145 @@
+"""Round trips per authenticated read, counted where they land.
+
+Redis: the server's own ``INFO commandstats`` (every node of a cluster), so
+nothing the client does can hide a command. SQL: a SQLAlchemy
+``before_cursor_execute`` listener on the store's engine, counting statements
+on the sessions table (the users table is read too, for the identity).
+"""
+import re
+
+import pytest
+import redis
+from sqlalchemy import event
+
+READ_WINDOW = 10        # seconds between reads: inside the 60 s touch interval
+
+
+def store_of(client):
+    return client.app.registry.session_backend.store
+
+
+class ServerCommands:
+    """Calls per command, summed over Redis servers, read from INFO commandstats.
+
+    Its own connections are made once, up front, so that their handshake
+    (HELLO, CLIENT SETINFO) never falls between two snapshots.
+    """
+
+    def __init__(self, urls):
+        self.connections = [redis.Redis.from_url(url) for url in urls]
+        self.snapshot()
+
+    def snapshot(self):
+        totals = {}
+        for connection in self.connections:
+            for name, stats in connection.info('commandstats').items():
+                command = name.removeprefix('cmdstat_')
+                totals[command] = totals.get(command, 0) + stats['calls']
+        return totals
+
+    def during(self, action):
+        """The commands the servers ran while ``action()`` ran (our INFO left out)."""
+        before = self.snapshot()
+        action()
+        after = self.snapshot()
+        changed = {k: after[k] - before.get(k, 0) for k in after
+                   if after[k] != before.get(k, 0)}
+        changed.pop('info', None)
+        return changed
+
+    def close(self):
+        for connection in self.connections:
+            connection.close()
+
+
+@pytest.fixture
+def commands(request, store):
+    """Counts the commands run by every Redis server that holds the store's sessions."""
+    if store == 'redis':
+        urls = [request.getfixturevalue('redis_server').url]
+    else:
+        urls = [node.url for node in request.getfixturevalue('redis_cluster').nodes]
+    counter = ServerCommands(urls)
+    yield counter
+    counter.close()
+
+
+@pytest.mark.parametrize('store', ['redis', 'redis-cluster'])
+def test_redis_read_is_one_get_and_the_touch_one_script(commands, testapp, clock):
+    testapp.register('frodo')
+    # Warm up: connections made, and the touch script loaded once per server
+    # (NOSCRIPT, SCRIPT LOAD: the first touch after a start or a restart of Redis).
+    clock.advance(60)
+    testapp.get('/api/me')
+
+    for _ in range(3):
+        clock.advance(READ_WINDOW)
+        assert commands.during(lambda: testapp.get('/api/me', status=200)) == {'get': 1}
+
+    clock.advance(60)                       # the touch is due
+    # One GET and one EVALSHA from the client; the script's own two commands
+    # run inside Redis and show up in its statistics too.
+    assert commands.during(lambda: testapp.get('/api/me', status=200)) == {
+        'get': 1, 'evalsha': 1, 'pexpire': 1, 'setrange': 1}
+
+    clock.advance(READ_WINDOW)              # touched: back inside the window
+    assert commands.during(lambda: testapp.get('/api/me', status=200)) == {'get': 1}
+
+
+@pytest.mark.parametrize('store', ['redis', 'redis-cluster'])
+def test_redis_save_is_one_set_and_logout_one_del(commands, testapp):
+    testapp.register('frodo')
+    testapp.get('/api/me')
+    # A logged-in session's save refreshes its user's index in the same round trip.
+    assert commands.during(lambda: testapp.api(
+        'PATCH', '/api/session/data', {'name': 'Frodo'}, status=200)) == {
+        'get': 1, 'set': 1, 'zadd': 1, 'zremrangebyscore': 1, 'pexpire': 2}
+    assert commands.during(lambda: testapp.logout()) == {'get': 1, 'del': 1}
+
+
+def count_session_statements(client):
+    """A list that fills with the SQL statements sent about sessions."""
+    statements = []
+    engine = store_of(client).bind
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        if re.search(r'\bsessions\b', statement):
+            statements.append(statement.split()[0].upper())
+
+    event.listen(engine, 'before_cursor_execute', before_cursor_execute)
+    return statements
+
+
+@pytest.mark.parametrize('store', ['sql-sqlite', 'sql-postgresql'])
+def test_sql_read_is_one_select_and_the_touch_one_update(testapp, clock):
+    client = testapp
+    client.register('frodo')
+    statements = count_session_statements(client)
+
+    for _ in range(3):
+        clock.advance(READ_WINDOW)
+        statements.clear()
+        assert client.get('/api/me').json['user']['username'] == 'frodo'
+        assert statements == ['SELECT']
+
+    clock.advance(60)
+    statements.clear()
+    client.get('/api/me')
+    assert statements == ['SELECT', 'UPDATE']
+
+    clock.advance(READ_WINDOW)
+    statements.clear()
+    client.get('/api/me')
+    assert statements == ['SELECT']
+
+
+@pytest.mark.parametrize('store', ['sql-sqlite', 'sql-postgresql'])
+def test_sql_save_is_one_upsert_and_logout_one_delete(testapp):
+    client = testapp
+    client.register('frodo')
+    statements = count_session_statements(client)
+    client.api('PATCH', '/api/session/data', {'name': 'Frodo'}, status=200)
+    assert statements == ['SELECT', 'INSERT']
+    statements.clear()
+    client.logout()
+    assert statements == ['SELECT', 'DELETE']
