@@ -14,6 +14,8 @@ requires = [
     'redis>=5.0',
     'psycopg[binary]>=3.1.18',
     'plaster_pastedeploy>=1.0',
+    'pyramid_openapi3>=0.22',
+    'PyYAML>=6.0',
 ]
 
 tests_require = [
@@ -21,6 +23,7 @@ tests_require = [
     'WebTest>=3.0.1',
     'playwright>=1.44',
     'hypothesis>=6.100',
+    'schemathesis>=4.0',
 ]
 
 bench_require = [
@@ -36,7 +39,7 @@ setup(
     packages=find_packages(exclude=['tests', 'benchmarks']),
     include_package_data=True,
     package_data={'sessiondemo': ['templates/*.jinja2', 'static/*', 'alembic/*.py',
-                                  'alembic/*.mako', 'alembic/versions/*.py']},
+                                  'alembic/*.mako', 'alembic/versions/*.py', 'openapi.yaml']},
     zip_safe=False,
     python_requires='>=3.10',
     install_requires=requires,

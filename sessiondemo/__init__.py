@@ -18,6 +18,7 @@ def main(global_config, **settings):
             config.include('.sessions')     # the store chosen by session.store
             config.include('.ingress')      # body size limit, cookie hygiene
             config.include('.errors')       # the contract's error shape
+            config.include('.openapi')      # openapi.yaml: served, requests validated
             config.include('.routes')
             config.scan('.views')
             return config.make_wsgi_app()

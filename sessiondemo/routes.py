@@ -2,6 +2,7 @@ def includeme(config):
     config.add_static_view('static', 'static', cache_max_age=3600)
     config.add_route('healthz', '/healthz')
     config.add_route('api_csrf', '/api/csrf')
+    config.add_route('api_openapi', '/api/openapi.json')
     config.add_route('api_register', '/api/register')
     config.add_route('api_login', '/api/login')
     config.add_route('api_logout', '/api/logout')

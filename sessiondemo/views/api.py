@@ -19,20 +19,22 @@ def iso(timestamp):
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
 
 
-@view_config(route_name='healthz', request_method='GET', renderer='json', permission=PUBLIC)
+@view_config(route_name='healthz', request_method='GET', renderer='json', permission=PUBLIC,
+             openapi=True)
 def healthz(request):
     backend = request.registry.session_backend
     backend.ping()          # StoreUnavailable -> 503 store_unavailable
     return {'status': 'ok', 'store': backend.name}
 
 
-@view_config(route_name='api_csrf', request_method='GET', renderer='json', permission=PUBLIC)
+@view_config(route_name='api_csrf', request_method='GET', renderer='json', permission=PUBLIC,
+             openapi=True)
 def csrf(request):
     return {'csrf_token': get_csrf_token(request)}
 
 
 @view_config(route_name='api_register', request_method='POST', renderer='json',
-             permission=PUBLIC)
+             permission=PUBLIC, openapi=True)
 def register(request):
     username, password = accounts.read_credentials(json_object(request))
     user = accounts.register(request, username, password)
@@ -41,7 +43,8 @@ def register(request):
     return {'user': user.as_json()}
 
 
-@view_config(route_name='api_login', request_method='POST', renderer='json', permission=PUBLIC)
+@view_config(route_name='api_login', request_method='POST', renderer='json', permission=PUBLIC,
+             openapi=True)
 def login(request):
     username, password = accounts.read_credentials(json_object(request))
     user = accounts.authenticate(request, username, password)
@@ -49,13 +52,14 @@ def login(request):
     return {'user': user.as_json()}
 
 
-@view_config(route_name='api_logout', request_method='POST', renderer='json', permission=PUBLIC)
+@view_config(route_name='api_logout', request_method='POST', renderer='json', permission=PUBLIC,
+             openapi=True)
 def logout(request):
     log_out(request)
     return {'message': 'logged out'}
 
 
-@view_config(route_name='api_me', request_method='GET', renderer='json')
+@view_config(route_name='api_me', request_method='GET', renderer='json', openapi=True)
 def me(request):
     session = request.session
     return {
@@ -68,18 +72,18 @@ def me(request):
     }
 
 
-@view_config(route_name='api_users', request_method='GET', renderer='json')
+@view_config(route_name='api_users', request_method='GET', renderer='json', openapi=True)
 def users(request):
     found = request.dbsession.scalars(select(User).order_by(User.id))
     return {'users': [user.as_json() for user in found]}
 
 
-@view_config(route_name='api_session_data', request_method='GET', renderer='json')
+@view_config(route_name='api_session_data', request_method='GET', renderer='json', openapi=True)
 def session_data(request):
     return {'data': request.session.get(DATA_KEY, {})}
 
 
-@view_config(route_name='api_session_data', request_method='PATCH', renderer='json')
+@view_config(route_name='api_session_data', request_method='PATCH', renderer='json', openapi=True)
 def patch_session_data(request):
     changes = json_object(request)
     data = dict(request.session.get(DATA_KEY, {}))
@@ -94,7 +98,7 @@ def patch_session_data(request):
     return {'data': data}
 
 
-@view_config(route_name='api_greet', request_method='GET', renderer='json')
+@view_config(route_name='api_greet', request_method='GET', renderer='json', openapi=True)
 def greet(request):
     name = request.session.get(DATA_KEY, {}).get('name')
     if not isinstance(name, str) or not name:

@@ -20,12 +20,12 @@ def user_sessions(request):
             for row in rows]
 
 
-@view_config(route_name='api_sessions', request_method='GET', renderer='json')
+@view_config(route_name='api_sessions', request_method='GET', renderer='json', openapi=True)
 def list_sessions(request):
     return {'sessions': user_sessions(request)}
 
 
-@view_config(route_name='api_session', request_method='DELETE', renderer='json')
+@view_config(route_name='api_session', request_method='DELETE', renderer='json', openapi=True)
 def revoke_session(request):
     backend = request.registry.session_backend
     if not backend.revoke(request, request.identity.id, request.matchdict['handle']):
@@ -33,12 +33,12 @@ def revoke_session(request):
     return {'revoked': 1}
 
 
-@view_config(route_name='api_revoke_others', request_method='POST', renderer='json')
+@view_config(route_name='api_revoke_others', request_method='POST', renderer='json', openapi=True)
 def revoke_others(request):
     return {'revoked': revoke_other_sessions(request, request.identity)}
 
 
-@view_config(route_name='api_password', request_method='POST', renderer='json')
+@view_config(route_name='api_password', request_method='POST', renderer='json', openapi=True)
 def change_password(request):
     body = json_object(request)
     current, new = body.get('current_password'), body.get('new_password')
