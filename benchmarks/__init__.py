@@ -1,0 +1,1 @@
+"""Benchmarks: locust scenarios, probes and the trade-off report (``python -m benchmarks.run``)."""

@@ -1,0 +1,112 @@
+"""PNG charts of the numeric rows, drawn from the same figures as the tables."""
+import os
+
+import matplotlib
+
+matplotlib.use('Agg')              # files only, no display
+import matplotlib.pyplot as plt    # noqa: E402
+
+SCENARIOS = ['reader', 'writer', 'churn', 'anonymous', 'mix']
+
+
+def _figures(results, key):
+    out = {}
+    for name, figures in results['targets'].items():
+        value = figures.get(key)
+        if isinstance(value, dict) and 'error' not in value:
+            out[figures['label']] = value
+    return out
+
+
+def _bars(path, title, ylabel, labels, series, fmt='{:.0f}'):
+    """Grouped bars: ``series`` is [(legend, [value or None per label])]."""
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(labels) + 2), 4.2))
+    width = 0.8 / max(1, len(series))
+    for index, (legend, values) in enumerate(series):
+        xs = [i + index * width for i in range(len(labels))]
+        heights = [v if v is not None else 0 for v in values]
+        bars = ax.bar(xs, heights, width, label=legend)
+        for bar, value in zip(bars, values):
+            ax.annotate('n/a' if value is None else fmt.format(value),
+                        (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha='center', va='bottom', fontsize=7)
+    ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(labels))])
+    ax.set_xticklabels(labels, rotation=20, ha='right', fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(ylabel)
+    if len(series) > 1:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return os.path.basename(path)
+
+
+def draw(results, out_dir):
+    """{row: [png file names]} for the report."""
+    charts = {}
+
+    restart = _figures(results, 'restart')
+    shared = _figures(results, 'shared')
+    labels = sorted(set(restart) | set(shared), key=list(
+        f['label'] for f in results['targets'].values()).index)
+
+    def pct(table, label, valid, total='clients'):
+        f = table.get(label)
+        return None if f is None else 100 * f[valid] / f[total]
+    charts['1'] = [_bars(os.path.join(out_dir, 'row1_restart.png'),
+                         'Row 1: logged-in clients still logged in after an app restart',
+                         '% of clients', labels,
+                         [('after app restart', [pct(restart, l, 'valid_after_restart')
+                                                 for l in labels])])]
+    charts['5'] = [_bars(os.path.join(out_dir, 'row5_second_process.png'),
+                         'Row 5: sessions valid on a second app process', '% of clients',
+                         labels, [('second process', [pct(shared, l, 'valid_on_second_process')
+                                                      for l in labels])])]
+
+    size = _figures(results, 'size')
+    labels = list(size)
+    charts['2'] = [_bars(os.path.join(out_dir, 'row2_size.png'),
+                         'Row 2: bytes per 10,000 live sessions', 'MiB', labels,
+                         [('app RSS', [_mib(size[l]['app_rss_per_10k']) for l in labels]),
+                          ('store', [_mib(size[l]['store_bytes_per_10k']) for l in labels])],
+                         fmt='{:.2f}')]
+
+    scenarios = _figures(results, 'scenarios')
+    labels = list(scenarios)
+    charts['4'] = [
+        _bars(os.path.join(out_dir, 'row4_throughput.png'),
+              'Row 4: requests/s per scenario (locust; churn: cycles/s)', 'req/s', labels,
+              [(s, [scenarios[l].get(s, {}).get('rps') for l in labels]) for s in SCENARIOS]),
+        _bars(os.path.join(out_dir, 'row4_read_latency.png'),
+              'Row 4: authenticated read latency (locust)', 'ms', labels,
+              [(p, [scenarios[l].get('reader', {}).get(f'{p}_ms') for l in labels])
+               for p in ('p50', 'p95', 'p99')]),
+    ]
+    trips = _figures(results, 'round_trips')
+    labels = list(trips)
+    charts['4'].append(_bars(
+        os.path.join(out_dir, 'row4_round_trips.png'),
+        'Row 4: store round trips per request', 'round trips', labels,
+        [(k, [trips[l][k]['total'] for l in labels]) for k in ('read', 'write', 'login',
+                                                               'logout')], fmt='{:g}'))
+
+    cookie = _figures(results, 'cookie')
+    labels = list(cookie)
+    charts['8'] = [_bars(os.path.join(out_dir, 'row8_cookie_bytes.png'),
+                         'Row 8: Cookie header bytes per request', 'bytes', labels,
+                         [('fresh login', [cookie[l]['cookie_header_bytes'] for l in labels]),
+                          ('with 1 KiB of data', [cookie[l]['cookie_header_bytes_with_1k_data']
+                                                  for l in labels])])]
+
+    tax = _figures(results, 'tax')
+    labels = list(tax)
+    charts['10'] = [_bars(os.path.join(out_dir, 'row10_session_tax.png'),
+                          'Row 10: session tax = read req/s / public req/s (wrk, same server)',
+                          'ratio', labels, [('tax', [tax[l]['tax'] for l in labels])],
+                          fmt='{:.2f}')]
+    return charts
+
+
+def _mib(value):
+    return None if value is None else value / 1048576

@@ -1,0 +1,76 @@
+"""The app as the benchmarks serve it: sessiondemo unchanged, plus one stats path.
+
+The generated ini says ``use = call:benchmarks.instrumented:main``. Every request
+still goes through ``sessiondemo.main``'s app; the wrapper answers only
+``GET /__bench__/stats[?counters]`` itself, which the runner reads to learn what a client
+cannot see: how many records the store holds, how many SQL statements the store
+has sent (a counting hook on the store's own engine, so the users database is
+not counted), and the process RSS. The cost on every other request is one string
+comparison, the same on every endpoint, so it cancels out of the session tax.
+"""
+import json
+import threading
+
+from sqlalchemy import event
+
+from sessiondemo import main as sessiondemo_main
+
+STATS_PATH = '/__bench__/stats'
+
+
+class StatementCounter:
+    def __init__(self):
+        self.count = 0
+        self._lock = threading.Lock()     # waitress runs requests in threads
+
+    def __call__(self, *args):
+        with self._lock:
+            self.count += 1
+
+
+def rss_bytes():
+    with open('/proc/self/statm') as statm:
+        pages = int(statm.read().split()[1])
+    import resource
+    return pages * resource.getpagesize()
+
+
+def settings_that_change_figures(registry):
+    # Read from the running app, not from the ini, so the report says what ran.
+    timeouts = getattr(registry.session_backend, 'timeouts', None)
+    return {
+        'auth.bcrypt_rounds': registry.password_hasher.rounds,
+        'tm.annotate_user': registry.settings.get('tm.annotate_user'),
+        'session.touch_interval': getattr(timeouts, 'touch_interval', None),
+        'session.idle_timeout': getattr(timeouts, 'idle', None),
+    }
+
+
+def main(global_config, **settings):
+    app = sessiondemo_main(global_config, **settings)
+    backend = app.registry.session_backend
+    store = getattr(backend, 'store', None)          # None for the cookie store
+    counter = StatementCounter()
+    engine = getattr(store, 'bind', None)            # the SQL store's own engine
+    if engine is not None:
+        event.listen(engine, 'before_cursor_execute', counter)
+
+    def stats(counters_only):
+        # The counter is read first: counting records is itself a statement.
+        figures = {'store': backend.name, 'sql_statements': counter.count,
+                   'rss_bytes': rss_bytes()}
+        if not counters_only:
+            figures['records'] = store.count() if hasattr(store, 'count') else 0
+            figures['settings'] = settings_that_change_figures(app.registry)
+        return figures
+
+    def wrapper(environ, start_response):
+        if environ.get('PATH_INFO') == STATS_PATH:
+            body = json.dumps(stats(environ.get('QUERY_STRING') == 'counters')).encode('utf-8')
+            start_response('200 OK', [('Content-Type', 'application/json'),
+                                      ('Content-Length', str(len(body)))])
+            return [body]
+        return app(environ, start_response)
+
+    wrapper.registry = app.registry
+    return wrapper

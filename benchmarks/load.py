@@ -1,0 +1,142 @@
+"""Load generators: locust for the scenarios, wrk for the session tax.
+
+Locust (FastHttpUser) is the scenario driver, but on a small machine it takes
+CPU from the server it measures; the session tax (row 10) is therefore measured
+with wrk, whose own CPU use is recorded beside the figure. Every run is bounded
+by its duration plus a grace period, and is stopped by its pid if it overstays.
+"""
+import csv
+import os
+import re
+import resource
+import statistics
+import subprocess
+import time
+
+import psutil
+
+from .apps import child_env, venv_script
+
+LOCUSTFILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'locustfile.py')
+# The locustfile is never imported here: locust monkey-patches the process with gevent.
+CLASS_OF = {'reader': 'ReaderUser', 'writer': 'WriterUser', 'churn': 'ChurnUser',
+            'anonymous': 'AnonymousUser', 'mix': 'MixUser'}
+# The row each scenario is judged by in the report (the others stay in the CSV).
+KEY_REQUEST = {'reader': 'reader: GET /api/me', 'writer': 'writer: PATCH /api/session/data',
+               'churn': 'churn: cycle (6 requests)', 'anonymous': 'anonymous: all requests',
+               'mix': 'mix: all requests'}
+
+
+def run_bounded(args, timeout, log_path, env=None, tick=None):
+    """Run a generator; ``tick(elapsed)`` is called about twice a second for progress."""
+    started = time.monotonic()
+    with open(log_path, 'ab') as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            while True:
+                try:
+                    return process.wait(0.5)
+                except subprocess.TimeoutExpired:
+                    elapsed = time.monotonic() - started
+                    if elapsed > timeout:
+                        raise RuntimeError(f'{args[0]} overran {timeout} s; see {log_path}')
+                    if tick:
+                        tick(elapsed)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def locust(target, scenarios, users, duration, csv_prefix, tick=None):
+    """One headless locust run of ``scenarios`` (user classes side by side)."""
+    args = [venv_script('locust'), '-f', LOCUSTFILE, '--headless', '--host', target.base_url,
+            '-u', str(users * len(scenarios)), '-r', str(users * len(scenarios)),
+            '-t', f'{duration}s', '--stop-timeout', '2', '--csv', csv_prefix, '--only-summary',
+            '--exit-code-on-error', '0', '--loglevel', 'WARNING',
+            *[CLASS_OF[name] for name in scenarios]]
+    env = child_env(BENCH_PASSWORD=target.context.password,
+                    BENCH_SESSION_COOKIE=target.cookie_name,
+                    BENCH_FINAL_CSV=csv_prefix + '_final_stats.csv')
+    run_bounded(args, duration + 60, csv_prefix + '.log', env=env, tick=tick)
+    return read_locust_csv(csv_prefix + '_final_stats.csv', scenarios)
+
+
+def read_locust_csv(path, scenarios):
+    with open(path, newline='') as stats:
+        rows = {row['Name']: row for row in csv.DictReader(stats)}
+    figures = {}
+    for scenario in scenarios:
+        row = rows.get(KEY_REQUEST[scenario])
+        if row is None:
+            raise RuntimeError(f'{path}: no {KEY_REQUEST[scenario]!r} row: nothing was measured')
+        mine = [r for name, r in rows.items() if name.startswith(scenario + ':')]
+        figures[scenario] = {
+            'key_request': KEY_REQUEST[scenario],
+            'requests': int(row['Request Count']),
+            'failures': int(row['Failure Count']),
+            'rps': float(row['Requests/s']),
+            'p50_ms': float(row['50%']), 'p95_ms': float(row['95%']),
+            'p99_ms': float(row['99%']),
+            'all_requests_failures': sum(int(r['Failure Count']) for r in mine
+                                         if r['Type'] not in ('CYCLE', 'ALL')),
+        }
+    return figures
+
+
+# --- wrk ---------------------------------------------------------------------
+WRK_LUA = 'wrk.method = "GET"\nwrk.headers["Cookie"] = "{cookie}"\n'
+
+
+def wrk_once(url, script, duration, connections, log_path, server_pid):
+    """Requests/s of one wrk run, and the CPU wrk and the server used meanwhile."""
+    server = psutil.Process(server_pid)
+    before_server = sum(server.cpu_times()[:2])
+    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    args = ['wrk', '-t', '1', '-c', str(connections), '-d', f'{duration}s', '--latency',
+            '-s', script, url]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=duration + 30)
+    wall = time.monotonic() - started
+    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(log_path, 'a') as log:
+        log.write(' '.join(args) + '\n' + result.stdout + result.stderr + '\n')
+    match = re.search(r'Requests/sec:\s+([\d.]+)', result.stdout)
+    if result.returncode != 0 or not match:
+        raise RuntimeError(f'wrk failed: {result.stderr or result.stdout}')
+    total = int(re.search(r'(\d+) requests in', result.stdout).group(1))
+    bad = re.search(r'Non-2xx or 3xx responses: (\d+)', result.stdout)
+    if bad and int(bad.group(1)) > 0:
+        # A read that answers 401 measures nothing we want: fail loudly.
+        raise RuntimeError(f'wrk: {bad.group(1)} of {total} answers to {url} were not 2xx')
+    wrk_cpu = (after_children.ru_utime - before_children.ru_utime
+               + after_children.ru_stime - before_children.ru_stime)
+    return {'rps': float(match.group(1)), 'requests': total,
+            'wrk_cpu_share': wrk_cpu / wall,
+            'server_cpu_share': (sum(server.cpu_times()[:2]) - before_server) / wall}
+
+
+def session_tax(target, cookie_header, repeats, duration, work_dir, connections=8,
+                read_path='/api/me', public_path='/api/csrf', tick=None):
+    """Median requests/s of the authenticated read and of the public endpoint, interleaved."""
+    script = os.path.join(work_dir, 'cookie.lua')
+    with open(script, 'w') as lua:
+        lua.write(WRK_LUA.format(cookie=cookie_header.replace('"', '\\"')))
+    log = os.path.join(work_dir, 'wrk.log')
+    runs = {'read': [], 'public': []}
+    for repeat in range(repeats):
+        for kind, path in (('public', public_path), ('read', read_path)):
+            if tick:
+                tick(f'wrk {kind} {repeat + 1}/{repeats}')
+            runs[kind].append(wrk_once(target.base_url + path, script, duration, connections,
+                                       log, target.app.pid))
+    read = statistics.median(run['rps'] for run in runs['read'])
+    public = statistics.median(run['rps'] for run in runs['public'])
+    return {
+        'generator': f'wrk (1 thread, {connections} connections, {duration} s x {repeats})',
+        'read_path': read_path, 'public_path': public_path,
+        'read_rps': read, 'public_rps': public, 'tax': read / public,
+        'wrk_cpu_share': statistics.median(r['wrk_cpu_share'] for r in runs['read']),
+        'server_cpu_share': statistics.median(r['server_cpu_share'] for r in runs['read']),
+        'runs': runs,
+    }

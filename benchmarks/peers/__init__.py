@@ -1,0 +1,1 @@
+"""Peer apps serving the same authenticated read with what one would otherwise use."""

@@ -1,0 +1,133 @@
+"""report.md, report.html and results.json from one run's figures (nothing typed in)."""
+import html
+import json
+import os
+
+from . import charts, rows
+
+
+def notes(results):
+    """How the figures were taken: read from the run, so they can't drift from it."""
+    run, s = results['run'], results['run']['settings']
+    app_settings = next((f['settings'] for f in results['targets'].values()
+                         if isinstance(f.get('settings'), dict) and 'error' not in f['settings']),
+                        {})
+    lines = [
+        f'Run `{run["id"]}` ({run["mode"]} mode), {run["started"]} to {run.get("finished")}.',
+        f'Reproduce with: `{run["command"]}`.',
+        f'Machine: {results["machine"]["cores"]} cores, {results["machine"]["cpu_model"]}, '
+        f'{results["machine"]["memory_gib"]} GiB, {results["machine"]["system"]}, '
+        f'Python {results["machine"]["python"]}.',
+        'Versions: ' + ', '.join(f'{k} {v}' for k, v in results['versions'].items()) + '.',
+        f'App settings that change figures, read from the running app: '
+        + ', '.join(f'`{k} = {v}`' for k, v in app_settings.items())
+        + f'; waitress `threads = {s.get("threads", 4)}` (peers too). bcrypt rounds are '
+          'lowered from the production 12 to 4 for the benchmarks, so logins (churn, probes) '
+          'cost about a millisecond of hashing instead of about a quarter second.',
+        f'Locust: FastHttpUser, closed loop (no wait), {s["users"]} users per scenario, '
+        f'{s["duration"]} s per scenario'
+        + (', all five scenarios side by side in one locust process (quick mode)'
+           if run['mode'] == 'quick' else ', each scenario alone') +
+        '. Locust shares the machine with the server, so its req/s are lower than the '
+        'server can do; the session tax is therefore measured with wrk.',
+        f'Session tax: wrk, 1 thread, 8 connections, {s["tax_duration"]} s per run, the public '
+        f'endpoint and the read interleaved {s["tax_repeats"]} times; each req/s is the median '
+        'of its runs and the tax is the ratio of the two medians of the same run against the '
+        'same server process. The wrk CPU column is wrk\'s own CPU use over the run '
+        '(100 % = one core) beside the server\'s. The public endpoint is GET /api/csrf: '
+        'GET /healthz pings the store (a Redis PING or a SQL SELECT 1), so it is not free '
+        'of the store; /api/csrf reads only its own CSRF cookie and loads no session. Both '
+        'are sent the same Cookie header.',
+        'sessiondemo\'s GET /api/me also loads the user row (SQLite) to check the session '
+        'epoch (revocation); the peers keep the username in the session and load nothing, '
+        'so part of sessiondemo\'s tax is that lookup, not the store.',
+        f'Rows 1, 5 and 7: {s["clients"]} clients each. Row 2: {s["sessions"]} sessions made '
+        'by logging in, the RSS / store growth scaled to 10,000; the expiry waves run on an '
+        'app with a 2 s idle timeout. Round trips: the mean over '
+        f'{s["roundtrip_repeats"]} requests of each kind, one at a time; reads were not due '
+        'a touch (the touch interval adds one round trip at most once per interval).',
+        'The benchmark apps are sessiondemo unchanged, served by pserve from a generated '
+        'ini with `use = call:benchmarks.instrumented:main`, which adds only the '
+        'GET /__bench__/stats path (record counts, SQL statement counter, RSS).',
+    ]
+    if run['mode'] == 'quick':
+        lines.insert(0, '**Quick mode**: a smoke run for CI with tiny durations and counts, '
+                        'two targets measured at a time; its figures show that everything '
+                        'runs, not how fast.')
+    return lines
+
+
+def tax_summary(results):
+    out = []
+    for name, figures in results['targets'].items():
+        tax = figures.get('tax')
+        if isinstance(tax, dict) and 'error' not in tax:
+            out.append(f'{figures["label"]}: {tax["tax"]:.2f} '
+                       f'({tax["read_rps"]:.0f} / {tax["public_rps"]:.0f} req/s; '
+                       f'{tax["generator"]}, wrk CPU {tax["wrk_cpu_share"] * 100:.0f} %)')
+        else:
+            out.append(f'{figures["label"]}: not measured')
+    return out
+
+
+def md_table(table):
+    lines = [('**' + table['title'] + '**\n') if table['title'] else '']
+    lines.append('| ' + ' | '.join(table['header']) + ' |')
+    lines.append('|' + '---|' * len(table['header']))
+    lines += ['| ' + ' | '.join(c.replace('|', '\\|') for c in row) + ' |'
+              for row in table['rows']]
+    return '\n'.join(lines)
+
+
+def html_table(table):
+    e = html.escape
+    parts = [f'<h4>{e(table["title"])}</h4>' if table['title'] else '', '<table><tr>']
+    parts += [f'<th>{e(h)}</th>' for h in table['header']]
+    parts.append('</tr>')
+    for row in table['rows']:
+        parts.append('<tr>' + ''.join(f'<td>{e(c)}</td>' for c in row) + '</tr>')
+    parts.append('</table>')
+    return ''.join(parts)
+
+
+def write_report(results, out_dir):
+    results['rows'] = rows.build(results)
+    images = charts.draw(results, out_dir)
+    results['charts'] = images
+    results['tax_summary'] = tax_summary(results)
+    results['notes'] = notes(results)
+    md = ['# Session stores: the material\'s claims, measured', '']
+    md += [f'- {line}' for line in results['notes']] + ['']
+    md += ['## Session tax, in one line per target', '']
+    md += [f'- {line}' for line in results['tax_summary']] + ['']
+    page = ['<!doctype html><meta charset="utf-8"><title>Session stores, measured</title>',
+            '<style>body{font-family:sans-serif;max-width:72em;margin:auto}'
+            'table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;'
+            'padding:3px 6px;font-size:90%}img{max-width:100%}</style>',
+            '<h1>Session stores: the material\'s claims, measured</h1><ul>']
+    page += [f'<li>{html.escape(line)}</li>' for line in results['notes']]
+    page += ['</ul><h2>Session tax, in one line per target</h2><ul>']
+    page += [f'<li>{html.escape(line)}</li>' for line in results['tax_summary']] + ['</ul>']
+    for number, row in results['rows'].items():
+        md += [f'## Row {number}: {row["claim"]}', '', f'Measured as: {row["measured_as"]}', '']
+        page.append(f'<h2>Row {number}: {html.escape(row["claim"])}</h2>'
+                    f'<p>Measured as: {html.escape(row["measured_as"])}</p>')
+        for table in row['tables']:
+            md += [md_table(table), '']
+            page.append(html_table(table))
+        for image in images.get(number, []):
+            md += [f'![row {number}]({image})', '']
+            page.append(f'<p><img src="{image}" alt="row {number}"></p>')
+    md += ['Raw locust CSV: `locust/`; every figure: `results.json`.', '']
+    page.append('<p>Raw locust CSV: <code>locust/</code>; every figure: '
+                '<code>results.json</code>.</p>')
+    paths = {'md': os.path.join(out_dir, 'report.md'),
+             'html': os.path.join(out_dir, 'report.html'),
+             'json': os.path.join(out_dir, 'results.json')}
+    with open(paths['md'], 'w') as out:
+        out.write('\n'.join(md))
+    with open(paths['html'], 'w') as out:
+        out.write('\n'.join(page))
+    with open(paths['json'], 'w') as out:
+        json.dump(results, out, indent=2, default=str)
+    return paths

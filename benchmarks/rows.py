@@ -1,0 +1,190 @@
+"""The ten rows of shared/spec/benchmarks.md, each turned into a table from results.
+
+Every cell is computed from the run's figures; a figure that does not apply to
+a target says why ("n/a: ..."), and a probe that failed shows its error.
+"""
+CLAIMS = [
+    ('1', 'memory: "wiped when the server restarts"',
+     'of N logged-in clients, how many are still logged in after an app restart'),
+    ('2', 'memory: "causes memory leaks as more and more memory is used"',
+     'app RSS and store size per 10,000 live sessions; whether expired sessions are '
+     'reclaimed when new ones keep coming'),
+    ('3', 'memory: "good for development" / cache: "another server to set up"',
+     'what has to run besides the app (listed, not timed)'),
+    ('4', 'cache: "quick lookups"; database: "slower than the memory cache", '
+          '"chatter between the server and the database"',
+     'requests/s and p50/p95/p99 latency (locust) for an authenticated read, a session '
+     'write and a login/logout churn; store round trips per request'),
+    ('5', 'cache: "decoupled from the server", "a single memory cache can serve many '
+          'applications"',
+     'two app processes on different ports: is a session made on one valid on the other?'),
+    ('6', 'cache: "automatically remove old data"; database: "need to manage/remove old '
+          'sessions manually"',
+     'expired session records left in the store, before and after `sessiondemo-purge`'),
+    ('7', 'cache: "hard to reset the cache without losing all session data"',
+     'sessions still valid after the store is restarted / flushed'),
+    ('8', 'cookies: "max size around 4KB", "sent in every request, increasing the size of '
+          'the request"',
+     'bytes of the Cookie header per request; the largest session payload accepted'),
+    ('9', 'cookies: "if an attacker gets a hold of the private key..."',
+     'with the signing secret known, can a client forge a session for another user? can a '
+     'copied cookie be replayed after logout?'),
+    ('10', 'session tax',
+     'throughput of the authenticated read divided by the same server\'s throughput on a '
+     'public endpoint that touches no session (GET /api/csrf), measured with wrk'),
+]
+
+NA_PEER = 'n/a: peer'
+
+
+def mib(value):
+    return '—' if value is None else f'{value / 1048576:.2f} MiB'
+
+
+def frac(valid, total):
+    return f'{valid}/{total}'
+
+
+def problem(figures, key):
+    """The cell text when a probe failed or did not run, else None."""
+    value = figures.get(key)
+    if value is None:
+        return 'not measured'
+    if isinstance(value, dict) and 'error' in value:
+        return f'error: {value["error"][:120]}'
+    return None
+
+
+def cells(figures, key, make, width):
+    issue = problem(figures, key)
+    return [issue] + [''] * (width - 1) if issue else make(figures[key])
+
+
+def row1(t):
+    return ['clients', 'logged in before', 'after app restart'], cells(
+        t, 'restart', lambda r: [r['clients'], frac(r['valid_before'], r['clients']),
+                                 frac(r['valid_after_restart'], r['clients'])], 3)
+
+
+def row2(t):
+    head = ['sessions made', 'app RSS per 10k', 'store bytes per 10k',
+            'records after waves 1/2/3', 'expired reclaimed without purge']
+    size = cells(t, 'size', lambda s: [s['sessions_created'], mib(s['app_rss_per_10k']),
+                                       mib(s['store_bytes_per_10k'])], 3)
+    if t['kind'] == 'peer':
+        return head, size + [NA_PEER, NA_PEER]
+
+    def waves(e):
+        held = e['records_after_each_wave']
+        reclaimed = max(0, len(held) * e['wave_size'] - held[-1])
+        return [' / '.join(str(h) for h in held) + f' (waves of {e["wave_size"]})',
+                'nothing to reclaim' if held[-1] == 0 else
+                f'{"yes" if e["bounded"] else "no"} ({reclaimed} reclaimed)']
+    return head, size + cells(t, 'expiry', waves, 2)
+
+
+def row3(t):
+    needs = t.get('requirements') or []
+    return ['besides the app'], ['; '.join(needs) if needs else 'nothing']
+
+
+def row4(t, scenario):
+    def make(s):
+        if scenario not in s:
+            return ['n/a'] * 5
+        f = s[scenario]
+        return [f'{f["rps"]:.0f}', f'{f["p50_ms"]:.0f}', f'{f["p95_ms"]:.0f}',
+                f'{f["p99_ms"]:.0f}', f'{f["failures"]}/{f["requests"]}']
+    return ['req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'failed'], cells(t, 'scenarios', make, 5)
+
+
+def row4_round_trips(t):
+    def make(r):
+        def one(kind):
+            figures = r[kind]
+            detail = ', '.join(f'{name} {calls:g}' for name, calls in
+                               figures['by_command'].items())
+            return f'{figures["total"]:g}' + (f' ({detail})' if detail else '')
+        return [one(kind) for kind in ('read', 'write', 'login', 'logout')]
+    return ['read', 'write', 'login', 'logout'], cells(t, 'round_trips', make, 4)
+
+
+def row5(t):
+    return ['clients', 'valid on a second process'], cells(
+        t, 'shared', lambda r: [r['clients'], frac(r['valid_on_second_process'],
+                                                   r['clients'])], 2)
+
+
+def row6(t):
+    head = ['expired records before purge', 'after purge']
+    if t['kind'] == 'peer':
+        return head, [NA_PEER, NA_PEER]
+    if t['name'] == 'cookie':
+        return head, ['n/a: nothing kept on the server', '0']
+    return head, cells(t, 'expiry', lambda e: [e['stale_before_purge'],
+                                               e['stale_after_purge']], 2)
+
+
+def row7(t):
+    def one(reset):
+        if reset is None:
+            return 'n/a: no store server' if t['name'] not in ('sql-sqlite',) else \
+                'n/a: no server (a file)'
+        return f'{frac(reset["valid_after"], reset["clients"])} ({reset["how"]})'
+    return ['after store restart', 'after store flush'], cells(
+        t, 'store_reset', lambda r: [one(r['restart_store']), one(r['flush_store'])], 2)
+
+
+def row8(t):
+    def make(c):
+        largest = f'{c["largest_payload_accepted"]}' + (' (search cap)' if
+                                                        c['payload_search_capped'] else '')
+        return [c['cookie_header_bytes'], c['cookie_header_bytes_with_1k_data'],
+                c['set_cookie_bytes_on_read'], largest, c['largest_payload_a_browser_keeps']]
+    return ['Cookie header bytes', 'with 1 KiB of data', 'Set-Cookie bytes on a read',
+            'largest payload accepted (chars)', 'largest a browser keeps'], \
+        cells(t, 'cookie', make, 5)
+
+
+def row9(t):
+    def make(f):
+        return ['yes' if f['forged_session_for_another_user'] else 'no',
+                'accepted' if f['replay_after_logout_accepted'] else
+                f'rejected ({f["replay_after_logout_status"]})']
+    return ['forged a session for another user', 'copied cookie after logout'], \
+        cells(t, 'forging', make, 2)
+
+
+def row10(t):
+    def make(x):
+        return [f'{x["read_rps"]:.0f}', f'{x["public_rps"]:.0f}', f'{x["tax"]:.2f}',
+                f'{x["wrk_cpu_share"] * 100:.0f} %', f'{x["server_cpu_share"] * 100:.0f} %']
+    return ['read req/s', 'public req/s', 'tax (read/public)', 'wrk CPU',
+            'server CPU'], cells(t, 'tax', make, 5)
+
+
+# (row number, sub-title or None, cell maker)
+TABLES = [('1', None, row1), ('2', None, row2), ('3', None, row3),
+          ('4', 'authenticated read (reader: GET /api/me)', lambda t: row4(t, 'reader')),
+          ('4', 'session write (writer: PATCH /api/session/data)', lambda t: row4(t, 'writer')),
+          ('4', 'login/logout churn (one cycle = 6 requests)', lambda t: row4(t, 'churn')),
+          ('4', 'anonymous (public endpoints only)', lambda t: row4(t, 'anonymous')),
+          ('4', 'mix', lambda t: row4(t, 'mix')),
+          ('4', 'store round trips per request (Redis commands from INFO commandstats; '
+                'SQL statements counted on the store\'s engine)', row4_round_trips),
+          ('5', None, row5), ('6', None, row6), ('7', None, row7), ('8', None, row8),
+          ('9', None, row9), ('10', None, row10)]
+
+
+def build(results):
+    """{row: {'claim', 'measured_as', 'tables': [{'title', 'header', 'rows'}]}}."""
+    rows = {number: {'claim': claim, 'measured_as': measured, 'tables': []}
+            for number, claim, measured in CLAIMS}
+    for number, title, maker in TABLES:
+        header, body = None, []
+        for name, figures in results['targets'].items():
+            head, values = maker(dict(figures, name=name))
+            header = ['target'] + head
+            body.append([figures['label']] + [str(v) for v in values])
+        rows[number]['tables'].append({'title': title, 'header': header, 'rows': body})
+    return rows

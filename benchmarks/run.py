@@ -1,0 +1,273 @@
+"""``python -m benchmarks.run [--quick] [--duration S] [--users N] [--stores ...] [--peers ...]``
+
+Starts what each store needs, runs every scenario and probe per target, and
+writes benchmarks/results/<run>/ (report.md, report.html, PNG charts, the raw
+locust CSV, results.json). Everything it starts it stops, by pid, on the way
+out, errors and Ctrl-C included.
+"""
+import argparse
+import json
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import create_engine, text
+
+from . import load, probes
+from .machine import machine, versions
+from .peers.targets import NODE_DIR, NODE_PEERS, PYRAMID_PEERS, node_available
+from .progress import Progress
+from .targets import STORE_TARGETS
+from tests.servers import PostgresServer, free_port
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+QUICK_PARALLEL = 2
+STOPPING = threading.Event()
+SCENARIOS = ['reader', 'writer', 'churn', 'anonymous', 'mix']
+MODES = {
+    # duration/users: each locust scenario; sessions: row 2; wave: rows 2 and 6;
+    # clients: rows 1, 5, 7; tax: wrk repeats x seconds per endpoint.
+    'full': dict(duration=10, users=10, sessions=10000, wave=1000, clients=100,
+                 tax_repeats=5, tax_duration=2, roundtrip_repeats=20),
+    'quick': dict(duration=3, users=2, sessions=100, wave=40, clients=10,
+                  tax_repeats=2, tax_duration=1, roundtrip_repeats=5),
+}
+
+
+class Context:
+    """What targets share: the run's secret and password, and one PostgreSQL."""
+
+    def __init__(self):
+        self.secret = secrets.token_urlsafe(36)      # known to the forging probe, by design
+        self.password = 'benchmark-' + secrets.token_hex(8)
+        self.postgres = None
+        self._lock = threading.Lock()
+
+    def postgres_database(self, name):
+        with self._lock:
+            if self.postgres is None:
+                self.postgres = PostgresServer().start()
+            engine = create_engine(self.postgres.url, isolation_level='AUTOCOMMIT')
+            with engine.connect() as connection:
+                if not connection.execute(text('SELECT 1 FROM pg_database WHERE datname = :n'),
+                                          {'n': name}).first():
+                    connection.execute(text(f'CREATE DATABASE "{name}"'))
+            engine.dispose()
+        return self.postgres.url.rsplit('/', 1)[0] + '/' + name
+
+    def stop(self):
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--quick', action='store_true', help='seconds, for CI: small figures')
+    parser.add_argument('--duration', type=int, help='seconds per locust scenario')
+    parser.add_argument('--users', type=int, help='locust users per scenario')
+    parser.add_argument('--stores', nargs='+', choices=list(STORE_TARGETS),
+                        default=list(STORE_TARGETS))
+    all_peers = list(PYRAMID_PEERS) + list(NODE_PEERS)
+    parser.add_argument('--peers', nargs='*', choices=all_peers,
+                        help='default: all (the node ones when node and npm are present; '
+                             'in --quick only the Pyramid ones)')
+    parser.add_argument('--out', help='results directory (default benchmarks/results/<run>)')
+    args = parser.parse_args(argv)
+    settings = dict(MODES['quick' if args.quick else 'full'])
+    for key in ('duration', 'users'):
+        if getattr(args, key):
+            settings[key] = getattr(args, key)
+    if args.peers is None:
+        args.peers = list(PYRAMID_PEERS)
+        if node_available() and not args.quick:
+            args.peers += list(NODE_PEERS)
+    return args, settings
+
+
+def make_targets(args, run_dir, context):
+    classes = [STORE_TARGETS[name] for name in args.stores]
+    classes += [{**PYRAMID_PEERS, **NODE_PEERS}[name] for name in args.peers]
+    return [cls(run_dir, context) for cls in classes]
+
+
+def plan_seconds(targets, s):
+    """A rough plan for the progress line: load runs exactly, probes estimated."""
+    per_store = len(SCENARIOS) * (s['duration'] + 3) + 4 * s['tax_repeats'] * s['tax_duration']
+    per_store += s['sessions'] / 250 + 15
+    per_peer = s['duration'] + 3 + 4 * s['tax_repeats'] * s['tax_duration'] + s['sessions'] / 600
+    return sum(per_store if t.kind == 'store' else per_peer for t in targets) + 3 * 3 + 10
+
+
+def guarded(results, key, work):
+    """Run one probe; an error is recorded in place of its figures, not fatal to the run."""
+    if STOPPING.is_set():
+        raise KeyboardInterrupt()
+    try:
+        results[key] = work()
+    except Exception as error:             # noqa: BLE001 - reported, and the run fails at the end
+        results[key] = {'error': f'{type(error).__name__}: {error}'}
+        traceback.print_exc()
+
+
+def expiry_phase(targets, s, progress, results):
+    """Rows 2 (bounded) and 6 for every sessiondemo store at once: one shared wait."""
+    stores = [t for t in targets if t.kind == 'store']
+    progress.step('all stores', f'expiry waves ({s["wave"]} sessions, 2 s idle timeout)',
+                  3 * (2.5 + s['wave'] / 150))
+    apps = {}
+    try:
+        for target in stores:        # launched together: start-ups overlap
+            apps[target.name] = target.make_app(free_port(), 'expiry', **{
+                'session.idle_timeout': 2, 'session.touch_interval': 1}).launch()
+        for app in apps.values():
+            app.wait_ready()
+        threads = [threading.Thread(target=guarded, args=(
+            results[t.name], 'expiry', lambda t=t: probes.expiry_waves(t, apps[t.name],
+                                                                       s['wave'])))
+                   for t in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)
+                progress.tick()
+    finally:
+        for app in apps.values():
+            app.stop()
+
+
+def measure_target(target, s, quick, run_dir, progress):
+    result = {'label': target.label, 'kind': target.kind}
+    csv_dir = os.path.join(run_dir, 'locust')
+    os.makedirs(csv_dir, exist_ok=True)
+    scenarios = SCENARIOS if target.kind == 'store' else ['reader']
+    # Quick mode runs the scenarios side by side in one locust (one start-up);
+    # the full run gives each scenario the machine to itself.
+    batches = [scenarios] if quick else [[name] for name in scenarios]
+    result['scenarios'] = {}
+    for batch in batches:
+        progress.step(target.label, f'locust {"+".join(batch)}', s['duration'] + 3)
+        prefix = os.path.join(csv_dir, f'{target.name}-{"+".join(batch)}')
+        guarded(result, 'scenarios_' + '+'.join(batch), lambda: result['scenarios'].update(
+            load.locust(target, batch, s['users'], s['duration'], prefix,
+                        tick=lambda _: progress.tick())))
+    steps = [
+        ('anonymous', 'anonymous requests create no session', 2,
+         lambda: probes.anonymous_sessions(target)),
+        ('round_trips', 'store round trips per request', 3,
+         lambda: probes.round_trips(target, s['roundtrip_repeats'])),
+        ('tax', 'session tax with wrk', 2 * s['tax_repeats'] * (s['tax_duration'] + 0.3),
+         lambda: session_tax(target, s, progress)),
+        ('cookie', 'cookie bytes and largest payload', 3, lambda: probes.cookie_bytes(target)),
+        ('forging', 'forging and replay', 1, lambda: probes.forging_and_replay(target)),
+        ('size', f'{s["sessions"]} sessions: memory and store size', s['sessions'] / 250,
+         lambda: probes.size_per_10k(target, s['sessions'])),
+        ('shared', 'two app processes', 3,
+         lambda: probes.shared_between_processes(target, s['clients'])),
+        ('restart', 'app restart', 3, lambda: probes.restart_survival(target, s['clients'])),
+        ('store_reset', 'store flush and restart', 4,
+         lambda: probes.store_reset(target, s['clients'])),
+    ]
+    for key, title, expected, work in steps:
+        progress.step(target.label, title, expected)
+        guarded(result, key, work)
+    result['requirements'] = target.requirements()
+    if target.kind == 'store':
+        guarded(result, 'settings', target.settings_report)
+    return result
+
+
+def session_tax(target, s, progress):
+    user = probes.make_users(target, 1)[0]
+    client = probes.Client(target.base_url)
+    client.login(user, target.context.password)
+    work_dir = os.path.join(target.dir, 'wrk')
+    os.makedirs(work_dir, exist_ok=True)
+    return load.session_tax(target, client.cookie_header(), s['tax_repeats'],
+                            s['tax_duration'], work_dir, tick=progress.tick)
+
+
+def reproduce_command(argv):
+    if not argv:
+        return 'make bench'
+    if argv == ['--quick']:
+        return 'make bench-quick'
+    return 'python -m benchmarks.run ' + ' '.join(shlex.quote(arg) for arg in argv)
+
+
+def interrupted(signum, frame):
+    raise KeyboardInterrupt()
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args, s = parse_args(argv)
+    run_id = time.strftime('%Y%m%d-%H%M%S') + ('-quick' if args.quick else '')
+    run_dir = os.path.abspath(args.out or os.path.join(HERE, 'results', run_id))
+    if os.path.exists(os.path.join(run_dir, 'targets')):
+        shutil.rmtree(os.path.join(run_dir, 'targets'))     # a reused --out: start clean
+    os.makedirs(run_dir, exist_ok=True)
+    # SIGTERM becomes KeyboardInterrupt, so the finally below stops what we started.
+    signal.signal(signal.SIGTERM, interrupted)
+    context = Context()
+    targets = make_targets(args, run_dir, context)
+    progress = Progress(plan_seconds(targets, s) / (QUICK_PARALLEL if args.quick else 1))
+    results = {'run': {'id': run_id, 'mode': 'quick' if args.quick else 'full',
+                       'command': reproduce_command(argv), 'settings': s,
+                       'started': time.strftime('%Y-%m-%d %H:%M:%S %z')},
+               'machine': machine(),
+               'versions': versions(NODE_DIR, node=any(t.name in NODE_PEERS for t in targets)),
+               'targets': {t.name: {'label': t.label, 'kind': t.kind} for t in targets}}
+    try:
+        for target in targets:
+            progress.step(target.label, 'starting what the store needs', 2)
+            target.start_store()
+        expiry_phase(targets, s, progress, results['targets'])
+
+        def run_target(target):
+            progress.step(target.label, 'starting the app', 2)
+            guarded(results['targets'][target.name], 'app', target.start_app)
+            if results['targets'][target.name].get('app'):     # an error: nothing to measure
+                return
+            try:
+                results['targets'][target.name].update(
+                    measure_target(target, s, args.quick, run_dir, progress))
+            finally:
+                target.stop_app()
+        # The full run measures one target at a time, alone on the machine. Quick
+        # mode (figures that only show everything runs) overlaps two to save time.
+        pool = ThreadPoolExecutor(QUICK_PARALLEL if args.quick else 1)
+        try:
+            for future in [pool.submit(run_target, target) for target in targets]:
+                future.result()
+        except BaseException:
+            STOPPING.set()         # workers give up at their next step
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+    finally:
+        for target in targets:
+            target.stop()
+        context.stop()
+    from .report import write_report
+    results['run']['finished'] = time.strftime('%Y-%m-%d %H:%M:%S %z')
+    paths = write_report(results, run_dir)
+    errors = [(name, key) for name, figures in results['targets'].items()
+              for key, value in figures.items() if isinstance(value, dict) and 'error' in value]
+    progress.done(f'report: {paths["md"]}\n        html: {paths["html"]}')
+    if errors:
+        print(f'errors in {len(errors)} figures: {errors}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
