@@ -36,5 +36,14 @@ system-deps:
 test: system-deps $(VENV)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## Benchmarks: every store and its peers, the ten rows of the spec, one report
+## (benchmarks/results/<run>/report.md and report.html). About 15 minutes.
+bench: system-deps $(VENV)/.installed
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+## The same in about two minutes with tiny figures (what CI runs, via pytest).
+bench-quick: system-deps $(VENV)/.installed
+	$(BIN)/python -m benchmarks.run --quick $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis

@@ -30,6 +30,8 @@ bench_require = [
     'locust>=2.25',
     'matplotlib>=3.8',
     'pyramid_session_redis>=1.8.1',
+    'psutil>=5.9',          # server CPU and RSS of the processes the runner starts
+    'requests>=2.31',       # the probes' HTTP client
 ]
 
 setup(

@@ -87,9 +87,9 @@ def draw(results, out_dir):
     labels = list(trips)
     charts['4'].append(_bars(
         os.path.join(out_dir, 'row4_round_trips.png'),
-        'Row 4: store round trips per request', 'round trips', labels,
-        [(k, [trips[l][k]['total'] for l in labels]) for k in ('read', 'write', 'login',
-                                                               'logout')], fmt='{:g}'))
+        'Row 4: store commands / statements sent per request', 'commands', labels,
+        [(k, [trips[l][k]['commands'] for l in labels]) for k in ('read', 'write', 'login',
+                                                                 'logout')], fmt='{:g}'))
 
     cookie = _figures(results, 'cookie')
     labels = list(cookie)

@@ -46,6 +46,24 @@ def settings_that_change_figures(registry):
     }
 
 
+def count_redis_round_trips(counter):
+    """Count what redis-py sends: one packed send per command, or per pipeline.
+
+    INFO commandstats (read by the runner) counts commands; a pipeline sends
+    several in one round trip, so round trips are counted here, on the client.
+    """
+    try:
+        from redis.connection import AbstractConnection as connection_class
+    except ImportError:                                   # older redis-py
+        from redis.connection import Connection as connection_class
+    send = connection_class.send_packed_command
+
+    def counted(self, *args, **kwargs):
+        counter()
+        return send(self, *args, **kwargs)
+    connection_class.send_packed_command = counted
+
+
 def main(global_config, **settings):
     app = sessiondemo_main(global_config, **settings)
     backend = app.registry.session_backend
@@ -54,11 +72,14 @@ def main(global_config, **settings):
     engine = getattr(store, 'bind', None)            # the SQL store's own engine
     if engine is not None:
         event.listen(engine, 'before_cursor_execute', counter)
+    redis_trips = StatementCounter()
+    if backend.name == 'redis':
+        count_redis_round_trips(redis_trips)
 
     def stats(counters_only):
         # The counter is read first: counting records is itself a statement.
         figures = {'store': backend.name, 'sql_statements': counter.count,
-                   'rss_bytes': rss_bytes()}
+                   'redis_round_trips': redis_trips.count, 'rss_bytes': rss_bytes()}
         if not counters_only:
             figures['records'] = store.count() if hasattr(store, 'count') else 0
             figures['settings'] = settings_that_change_figures(app.registry)

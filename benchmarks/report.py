@@ -17,7 +17,10 @@ def notes(results):
         f'Reproduce with: `{run["command"]}`.',
         f'Machine: {results["machine"]["cores"]} cores, {results["machine"]["cpu_model"]}, '
         f'{results["machine"]["memory_gib"]} GiB, {results["machine"]["system"]}, '
-        f'Python {results["machine"]["python"]}.',
+        f'Python {results["machine"]["python"]}. Load average (1, 5, 15 min) at the start '
+        f'{results["machine"]["load_average_start"]}, at the end '
+        f'{results["machine"].get("load_average_end")}: anything above 0 is other work '
+        'sharing the machine with the run.',
         'Versions: ' + ', '.join(f'{k} {v}' for k, v in results['versions'].items()) + '.',
         f'App settings that change figures, read from the running app: '
         + ', '.join(f'`{k} = {v}`' for k, v in app_settings.items())
@@ -52,7 +55,7 @@ def notes(results):
     ]
     if run['mode'] == 'quick':
         lines.insert(0, '**Quick mode**: a smoke run for CI with tiny durations and counts, '
-                        'two targets measured at a time; its figures show that everything '
+                        'three targets measured at a time; its figures show that everything '
                         'runs, not how fast.')
     return lines
 

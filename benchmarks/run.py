@@ -28,16 +28,16 @@ from .targets import STORE_TARGETS
 from tests.servers import PostgresServer, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-QUICK_PARALLEL = 2
+QUICK_PARALLEL = 3
 STOPPING = threading.Event()
 SCENARIOS = ['reader', 'writer', 'churn', 'anonymous', 'mix']
 MODES = {
     # duration/users: each locust scenario; sessions: row 2; wave: rows 2 and 6;
     # clients: rows 1, 5, 7; tax: wrk repeats x seconds per endpoint.
-    'full': dict(duration=10, users=10, sessions=10000, wave=1000, clients=100,
+    'full': dict(duration=10, users=10, sessions=2000, wave=400, clients=50,
                  tax_repeats=5, tax_duration=2, roundtrip_repeats=20),
-    'quick': dict(duration=3, users=2, sessions=100, wave=40, clients=10,
-                  tax_repeats=2, tax_duration=1, roundtrip_repeats=5),
+    'quick': dict(duration=3, users=1, sessions=60, wave=20, clients=5,
+                  tax_repeats=2, tax_duration=1, roundtrip_repeats=3),
 }
 
 
@@ -223,7 +223,8 @@ def main(argv=None):
     results = {'run': {'id': run_id, 'mode': 'quick' if args.quick else 'full',
                        'command': reproduce_command(argv), 'settings': s,
                        'started': time.strftime('%Y-%m-%d %H:%M:%S %z')},
-               'machine': machine(),
+               'machine': dict(machine(), load_average_start=[round(x, 2)
+                                                               for x in os.getloadavg()]),
                'versions': versions(NODE_DIR, node=any(t.name in NODE_PEERS for t in targets)),
                'targets': {t.name: {'label': t.label, 'kind': t.kind} for t in targets}}
     try:
@@ -259,6 +260,7 @@ def main(argv=None):
         context.stop()
     from .report import write_report
     results['run']['finished'] = time.strftime('%Y-%m-%d %H:%M:%S %z')
+    results['machine']['load_average_end'] = [round(x, 2) for x in os.getloadavg()]
     paths = write_report(results, run_dir)
     errors = [(name, key) for name, figures in results['targets'].items()
               for key, value in figures.items() if isinstance(value, dict) and 'error' in value]

@@ -114,7 +114,12 @@ class Target:
                 if key != 'cmdstat_info'}          # our own INFO is not the app's
 
     def redis_client(self, db=0):
-        return redis.Redis.from_url(self.redis.url[:-1] + str(db), socket_timeout=5)
+        # One client per database, kept: a new connection would add its own HELLO
+        # to the command counts the round-trip probe reads.
+        clients = self.__dict__.setdefault('_redis_clients', {})
+        if db not in clients:
+            clients[db] = redis.Redis.from_url(self.redis.url[:-1] + str(db), socket_timeout=5)
+        return clients[db]
 
     def flush_store(self):
         if self.redis is None:
@@ -245,6 +250,11 @@ class RedisTarget(StoreTarget):
         # DBSIZE counts keys Redis still holds, expired ones not yet reclaimed included.
         role = getattr(app or self.app, 'role', 'app')
         return self.redis_client(self.db(role)).dbsize()
+
+    def round_trips(self):
+        commands = super().round_trips()
+        counters = get_json(self.app.base_url + '/__bench__/stats?counters')
+        return dict(commands, **{'round trips': counters['redis_round_trips']})
 
     def requirements(self):
         return [f'{version_of("redis-server")} (one per target here, no persistence)']
