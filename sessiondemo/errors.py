@@ -140,6 +140,13 @@ def url_decode_view(exc, request):
     return error_response(request, NotFound())
 
 
+def undecodable_view(exc, request):
+    # WebOb decodes the query string and form bodies as UTF-8 on first read
+    # (request.GET, .POST, .params; CSRF reads .POST when the header is absent)
+    # and raises on bytes that are not: the client's fault, not a 500.
+    return error_response(request, InvalidInput('The request is not valid UTF-8.'))
+
+
 def bad_csrf_view(exc, request):
     return error_response(request, BadCSRF())
 
@@ -176,6 +183,7 @@ def includeme(config):
         (ApiError, api_error_view),
         (HTTPNotFound, not_found_view),
         (URLDecodeError, url_decode_view),
+        (UnicodeDecodeError, undecodable_view),
         (BadCSRFToken, bad_csrf_view),
         (HTTPException, http_exception_view),
         (Exception, internal_error_view),
