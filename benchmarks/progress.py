@@ -4,6 +4,7 @@ On a terminal one status line is rewritten in place; elsewhere (CI logs) each
 step is printed once. Estimates come from the plan's durations.
 """
 import sys
+import threading
 import time
 
 
@@ -17,6 +18,13 @@ class Progress:
         self.step_started = self.started
         self.step_expected = 0.0
         self.label = ''
+        self._stopped = threading.Event()
+        if self.tty:       # the line keeps counting down during probes that don't report
+            threading.Thread(target=self._tick_every_second, daemon=True).start()
+
+    def _tick_every_second(self):
+        while not self._stopped.wait(1.0):
+            self.tick()
 
     def step(self, target, name, expected_seconds):
         self.spent_plan += self.step_expected
@@ -44,6 +52,7 @@ class Progress:
         return f'{seconds // 60:02d}:{seconds % 60:02d}'
 
     def done(self, message):
+        self._stopped.set()
         if self.tty:
             self.stream.write('\r\033[K')
         print(f'[{self._elapsed()}] {message}', file=self.stream, flush=True)

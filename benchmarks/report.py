@@ -121,6 +121,10 @@ def write_report(results, out_dir):
         for image in images.get(number, []):
             md += [f'![row {number}]({image})', '']
             page.append(f'<p><img src="{image}" alt="row {number}"></p>')
+    md += ['## Closing note: the session tax of every store and peer', '']
+    md += [f'- {line}' for line in results['tax_summary']] + ['']
+    page += ['<h2>Closing note: the session tax of every store and peer</h2><ul>']
+    page += [f'<li>{html.escape(line)}</li>' for line in results['tax_summary']] + ['</ul>']
     md += ['Raw locust CSV: `locust/`; every figure: `results.json`.', '']
     page.append('<p>Raw locust CSV: <code>locust/</code>; every figure: '
                 '<code>results.json</code>.</p>')

@@ -34,7 +34,7 @@ SCENARIOS = ['reader', 'writer', 'churn', 'anonymous', 'mix']
 MODES = {
     # duration/users: each locust scenario; sessions: row 2; wave: rows 2 and 6;
     # clients: rows 1, 5, 7; tax: wrk repeats x seconds per endpoint.
-    'full': dict(duration=10, users=10, sessions=2000, wave=400, clients=50,
+    'full': dict(duration=8, users=10, sessions=2000, wave=400, clients=50,
                  tax_repeats=5, tax_duration=2, roundtrip_repeats=20),
     'quick': dict(duration=3, users=1, sessions=60, wave=20, clients=5,
                   tax_repeats=2, tax_duration=1, roundtrip_repeats=3),
