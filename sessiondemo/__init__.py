@@ -13,9 +13,9 @@ def main(global_config, **settings):
             config.add_jinja2_search_path('sessiondemo:templates')
             config.include('.models')       # users database, pyramid_tm
             config.include('.passwords')
-            config.include('.throttle')     # login failures per username and address
             config.include('.security')     # policy, deny by default, CSRF
             config.include('.sessions')     # the store chosen by session.store
+            config.include('.throttle')     # login failures per username and address
             config.include('.ingress')      # body size limit, cookie hygiene
             config.include('.errors')       # the contract's error shape
             config.include('.openapi')      # openapi.yaml: served, requests validated

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
-from ..errors import SessionTooLarge
+from ..errors import SessionTooLarge, StoreUnavailable
 
 USERID_KEY = 'auth.userid'   # SessionAuthenticationHelper's default key
 EPOCH_KEY = 'auth.epoch'     # the user's session epoch at login (see security.py)
@@ -45,6 +45,9 @@ class Record:
     user_id: object = None
     user_agent: str = ''
     ip: str = ''
+    # The JSON this record was read from: the version a conflict-safe write
+    # compares against (see ServerSideBackend._merge_save). Not part of equality.
+    source: str = field(default=None, compare=False, repr=False)
 
     def expires_at(self, timeouts):
         return min(self.touched + timeouts.idle, self.created + timeouts.absolute)
@@ -61,7 +64,31 @@ class Record:
         if not isinstance(raw, dict) or not isinstance(raw.get('d'), dict):
             raise ValueError('not a session record')
         return cls(data=raw['d'], created=float(raw['c']), touched=float(raw['t']),
-                   user_id=raw.get('u'), user_agent=raw.get('a') or '', ip=raw.get('i') or '')
+                   user_id=raw.get('u'), user_agent=raw.get('a') or '', ip=raw.get('i') or '',
+                   source=text)
+
+    def merged(self, changed, removed, touched, user_agent, ip):
+        """This record with one request's changes applied on top."""
+        data = {k: v for k, v in self.data.items() if k not in removed}
+        data.update(changed)
+        return Record(data=data, created=self.created, touched=touched,
+                      user_id=data.get(USERID_KEY), user_agent=user_agent, ip=ip)
+
+
+# What Store.replace answers.
+REPLACED, CONFLICT, MISSING = 'replaced', 'conflict', 'missing'
+MERGE_ATTEMPTS = 8
+
+
+def _canonical(value):
+    return json.dumps(value, sort_keys=True, separators=(',', ':'))
+
+
+def changes_between(before, after):
+    """(changed, removed): the top-level keys a request set and deleted."""
+    changed = {k: v for k, v in after.items()
+               if k not in before or _canonical(v) != _canonical(before[k])}
+    return changed, set(before) - set(after)
 
 
 @dataclass(frozen=True)
@@ -278,23 +305,54 @@ class ServerSideBackend:
         if session.reissue and session.sid and not session.is_changed:
             self._set_cookie(response, session, now)
 
-    def _save(self, request, response, session, now):
-        record = session.record
-        record.data = dict(session)
-        record.touched = now
-        record.user_id = session.get(USERID_KEY)
-        record.user_agent, record.ip = client_metadata(request)
+    def _checked_blob(self, record):
         blob = record.to_json()
         if len(blob.encode('utf-8')) > self.max_bytes:
             raise SessionTooLarge()
+        return blob
+
+    def _save(self, request, response, session, now):
+        user_agent, ip = client_metadata(request)
+        if session.sid is not None:
+            self._merge_save(session, now, user_agent, ip)
+            if session.reissue:
+                self._set_cookie(response, session, now)
+            return
+        record = Record(data=dict(session), created=session.record.created, touched=now,
+                        user_id=session.get(USERID_KEY), user_agent=user_agent, ip=ip)
+        blob = self._checked_blob(record)
         for sid in session.invalidated:
             self.store.delete(store_key(sid))
-        is_new = session.sid is None
-        if is_new:
-            session.sid = secrets.token_urlsafe(16)    # 128 bits from the OS CSPRNG
+        session.sid = secrets.token_urlsafe(16)    # 128 bits from the OS CSPRNG
+        session.record = record
         self.store.save(store_key(session.sid), record, blob, record.expires_at(self.timeouts))
-        if is_new or session.reissue:
-            self._set_cookie(response, session, now)
+        self._set_cookie(response, session, now)
+
+    def _merge_save(self, session, now, user_agent, ip):
+        """Write only what this request changed, onto the record as it is in the
+        store now, compare-and-set against the version this request read.
+
+        Two requests of one session that change different keys both keep their
+        change (a plain overwrite loses one: connect-redis #333/#346/#347). And a
+        record that is gone, because the session logged out or was revoked while
+        this request ran, stays gone: no write brings it back (connect-redis #328).
+        """
+        key = store_key(session.sid)
+        base = session.record
+        before = Record.from_json(base.source).data if base.source else {}
+        changed, removed = changes_between(before, dict(session))
+        for _ in range(MERGE_ATTEMPTS):
+            record = base.merged(changed, removed, now, user_agent, ip)
+            blob = self._checked_blob(record)
+            outcome = self.store.replace(key, record, blob, record.expires_at(self.timeouts),
+                                         expected=base.source)
+            if outcome != CONFLICT:
+                return outcome
+            base = self.store.load(key)
+            if base is None:
+                return MISSING
+        # Only under a storm of writes to one session: say so rather than lose one.
+        raise StoreUnavailable('The session is changing too fast; try again.')
 
     def _set_cookie(self, response, session, now):
         # Max-Age is the absolute lifetime: the idle expiry slides on the server

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from .core import Record
+from .core import CONFLICT, MISSING, REPLACED, Record
 
 
 class MemoryStore:
@@ -46,21 +46,39 @@ class MemoryStore:
 
     def save(self, key, record, blob, expires_at):
         with self._lock:
-            self._remove(key)
-            self._entries[key] = [blob, expires_at, record.user_id]
-            if record.user_id is not None:
-                self._by_user.setdefault(record.user_id, set()).add(key)
-            self._writes += 1
-            if self._writes % self._sweep_every == 0:
-                self._sweep(self.clock())
-            while len(self._entries) > self.max_sessions:
-                self._remove(next(iter(self._entries)))
+            self._put(key, blob, expires_at, record.user_id)
+
+    def replace(self, key, record, blob, expires_at, expected):
+        """Compare-and-set: write only over the version the caller read."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[1] <= self.clock():
+                return MISSING
+            if entry[0] != expected:
+                return CONFLICT
+            self._put(key, blob, expires_at, record.user_id)
+            return REPLACED
 
     def touch(self, key, record, expires_at):
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
-                entry[:2] = [record.to_json(), expires_at]
+                # Only the touched time and the expiry: the data in the store may
+                # be newer than what this (read-only) request loaded.
+                stored = Record.from_json(entry[0])
+                stored.touched = record.touched
+                entry[:2] = [stored.to_json(), expires_at]
+
+    def _put(self, key, blob, expires_at, user_id):
+        self._remove(key)
+        self._entries[key] = [blob, expires_at, user_id]
+        if user_id is not None:
+            self._by_user.setdefault(user_id, set()).add(key)
+        self._writes += 1
+        if self._writes % self._sweep_every == 0:
+            self._sweep(self.clock())
+        while len(self._entries) > self.max_sessions:
+            self._remove(next(iter(self._entries)))
 
     def delete(self, key):
         with self._lock:

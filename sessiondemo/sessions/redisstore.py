@@ -44,7 +44,7 @@ from redis.retry import Retry
 
 from .. import config as cfg
 from ..errors import StoreUnavailable
-from .core import Record
+from .core import CONFLICT, MISSING, REPLACED, Record
 
 # The stored value is JSON: {"t":<touched, 20 chars>,"r":<Record.to_json()>}.
 # JSON allows the spaces that pad the number, so the field has a fixed width and
@@ -62,6 +62,20 @@ if redis.call('PEXPIRE', KEYS[1], ARGV[2]) == 1 then
 end
 return 0
 """ % TOUCHED_OFFSET
+
+
+REPLACE = """
+-- Compare-and-set. KEYS[1] a session key; ARGV[1] the record JSON the caller
+-- read; ARGV[2] the new value; ARGV[3] milliseconds to live.
+-- Answers -1 when the key is gone (logged out: stay gone), 0 when the record
+-- changed since the caller read it, 1 when written.
+local current = redis.call('GET', KEYS[1])
+if not current then return -1 end
+if string.sub(current, %d, -2) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+""" % (HEADER_END + 1)
+REPLACE_OUTCOMES = {-1: MISSING, 0: CONFLICT, 1: REPLACED}
 
 
 def touched_field(touched):
@@ -105,6 +119,7 @@ class RedisStore:
         self.absolute = absolute
         self.cluster = cluster
         self._touch = client.register_script(TOUCH)
+        self._replace = client.register_script(REPLACE)
 
     # Key names (see the module docstring for the hash tags).
     def session_key(self, key):
@@ -150,6 +165,18 @@ class RedisStore:
         pipe.pexpire(index, index_ttl, nx=True)     # a new index gets an expiry,
         pipe.pexpire(index, index_ttl, gt=True)     # an old one only a longer one
         self._call(pipe.execute)
+
+    def replace(self, key, record, blob, expires_at, expected):
+        """One EVALSHA: write over the version the caller read, or say why not.
+        The user's index needs no change: the key, its user and its absolute
+        expiry are those of the save that created it."""
+        ttl = self._ttl_ms(expires_at)
+        if ttl <= 0 or expected is None:
+            return MISSING
+        outcome = self._call(self._replace, keys=[self.session_key(key)],
+                             args=[expected.encode('utf-8'),
+                                   encode(record, blob).encode('utf-8'), ttl])
+        return REPLACE_OUTCOMES[outcome]
 
     def touch(self, key, record, expires_at):
         ttl = self._ttl_ms(expires_at)

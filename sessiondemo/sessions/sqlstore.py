@@ -31,7 +31,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from .. import config as cfg
 from ..errors import StoreUnavailable
-from .core import Record
+from .core import CONFLICT, MISSING, REPLACED, Record
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,26 @@ class SqlStore:
             index_elements=[sessions.c.key],
             set_={name: statement.excluded[name] for name in values})
         self._run(lambda connection: connection.execute(statement))
+
+    def replace(self, key, record, blob, expires_at, expected):
+        """Compare-and-set on the data the caller read: one UPDATE when it
+        succeeds; one more SELECT, to tell a conflict from a deleted row, when
+        it doesn't."""
+        if expected is None:
+            return MISSING
+        now = self.clock()
+        statement = update(sessions).where(
+            sessions.c.key == key, sessions.c.data == expected, sessions.c.expires_at > now,
+        ).values(data=blob, touched=record.touched, expires_at=expires_at,
+                 user_agent=record.user_agent, ip=record.ip)
+
+        def work(connection):
+            if connection.execute(statement).rowcount == 1:
+                return REPLACED
+            alive = connection.execute(select(sessions.c.key).where(
+                sessions.c.key == key, sessions.c.expires_at > now)).first()
+            return CONFLICT if alive else MISSING
+        return self._run(work)
 
     def touch(self, key, record, expires_at):
         statement = update(sessions).where(sessions.c.key == key).values(

@@ -12,7 +12,14 @@ from ..models import User
 from ..security import log_in, log_out
 
 PUBLIC = NO_PERMISSION_REQUIRED
-DATA_KEY = 'data'    # the client's own key/values, apart from auth.* keys
+# The client's own key/values live at the top level of the session, each under
+# this prefix (apart from the auth.* keys): top-level keys are the unit of a
+# conflict-safe write, so two requests setting different keys both keep theirs.
+DATA_PREFIX = 'data:'
+
+
+def client_data(session):
+    return {k[len(DATA_PREFIX):]: v for k, v in session.items() if k.startswith(DATA_PREFIX)}
 
 
 def iso(timestamp):
@@ -80,27 +87,25 @@ def users(request):
 
 @view_config(route_name='api_session_data', request_method='GET', renderer='json', openapi=True)
 def session_data(request):
-    return {'data': request.session.get(DATA_KEY, {})}
+    return {'data': client_data(request.session)}
 
 
 @view_config(route_name='api_session_data', request_method='PATCH', renderer='json', openapi=True)
 def patch_session_data(request):
-    changes = json_object(request)
-    data = dict(request.session.get(DATA_KEY, {}))
-    for key, value in changes.items():
+    session = request.session
+    for key, value in json_object(request).items():
         if value is None:
-            data.pop(key, None)
+            session.pop(DATA_PREFIX + key, None)
         else:
-            data[key] = value
-    # Assigning a new dict marks the session changed; if it no longer fits, the
-    # save raises SessionTooLarge (413) and the stored session stays as it was.
-    request.session[DATA_KEY] = data
-    return {'data': data}
+            session[DATA_PREFIX + key] = value
+    # If the session no longer fits, the save raises SessionTooLarge (413) and
+    # the stored session stays as it was.
+    return {'data': client_data(session)}
 
 
 @view_config(route_name='api_greet', request_method='GET', renderer='json', openapi=True)
 def greet(request):
-    name = request.session.get(DATA_KEY, {}).get('name')
+    name = request.session.get(DATA_PREFIX + 'name')
     if not isinstance(name, str) or not name:
         name = request.identity.username
     return {'message': f'hello {name}'}
