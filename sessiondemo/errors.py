@@ -141,9 +141,9 @@ def url_decode_view(exc, request):
 
 
 def undecodable_view(exc, request):
-    # WebOb decodes the query string and form bodies as UTF-8 on first read
-    # (request.GET, .POST, .params; CSRF reads .POST when the header is absent)
-    # and raises on bytes that are not: the client's fault, not a 500.
+    # WebOb decodes the query string as UTF-8 on first read (request.GET,
+    # request.params: the pages' ?next=) and raises on bytes that are not:
+    # the client's fault, not a 500.
     return error_response(request, InvalidInput('The request is not valid UTF-8.'))
 
 

@@ -25,6 +25,7 @@ pyramid_openapi3 is used as it is, except where its defaults break the contract:
 Response validation (``pyramid_openapi3.enable_response_validation``) is off
 unless a setting turns it on: the tests do, production need not pay for it.
 """
+import functools
 import json
 import logging
 from urllib.parse import parse_qsl
@@ -56,13 +57,21 @@ APINAME = 'pyramid_openapi3'          # the library's settings key for its one A
 RESPONSE_VALIDATION = 'pyramid_openapi3.enable_response_validation'
 
 
-def load_document(cookie_name='sid'):
-    """The document as a dict, checked; the session cookie named as configured."""
+@functools.lru_cache(maxsize=None)
+def _document_json():
+    # Parsed and checked once per process (both take a good part of a second,
+    # and tests make an app per test); kept as text so no caller can change it.
     path = AssetResolver().resolve(SPEC_ASSET).abspath()
     with open(path, encoding='utf-8') as f:
-        document = yaml.safe_load(f)
-    document['components']['securitySchemes']['sessionCookie']['name'] = cookie_name
+        document = yaml.load(f, Loader=getattr(yaml, 'CSafeLoader', yaml.SafeLoader))
     validate(document)
+    return json.dumps(document)
+
+
+def load_document(cookie_name='sid'):
+    """The document as a dict of its own, the session cookie named as configured."""
+    document = json.loads(_document_json())
+    document['components']['securitySchemes']['sessionCookie']['name'] = cookie_name
     return document
 
 

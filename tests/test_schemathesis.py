@@ -1,0 +1,130 @@
+"""schemathesis against the live app: the document it serves is the truth.
+
+The app runs under waitress on a free loopback port; schemathesis loads
+GET /api/openapi.json from it and, for every operation, sends generated requests
+(valid ones and ones that break the document) and checks each answer: no 5xx,
+only documented statuses, content types and headers, bodies that fit the
+documented schemas, and requests that break the document rejected.
+
+Every case runs as frodo, freshly logged in, with a valid CSRF token: the
+document's protected and unsafe operations are reached, not just refused at the
+door (the door itself is the contract suite's and the fuzzer's business). A fresh
+login per case, because cases log out, log in as someone else, change passwords
+and revoke sessions. The example budget is fixed and the generation
+derandomized, so CI sends the same requests every run.
+"""
+import threading
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance, negative_data_rejection, response_headers_conformance,
+    response_schema_conformance, status_code_conformance)
+from waitress import wasyncore
+from waitress.server import create_server
+
+from sessiondemo import main
+
+from .conftest import PASSWORD
+
+EXAMPLES = 25           # per operation, for each generation mode
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance, response_headers_conformance, negative_data_rejection]
+
+
+@pytest.fixture(params=['memory', 'cookie'])
+def store(request):
+    """A server-side store and the cookie store: their responses differ most."""
+    return request.param
+
+
+@pytest.fixture
+def live_server(app_settings):
+    """The app under waitress on a free loopback port, responses checked against
+    the document inside the app too, the login throttle out of frodo's way."""
+    app = main({}, **dict(app_settings, **{
+        'pyramid_openapi3.enable_response_validation': 'true',
+        'auth.max_failures': '1000000',
+        'auth.max_failures_per_address': '0',
+    }))
+    server = create_server(app, host='127.0.0.1', port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f'http://127.0.0.1:{server.effective_port}'
+    client = requests.Session()
+    token = client.get(url + '/api/csrf').json()['csrf_token']
+    client.post(url + '/api/register', json={'username': 'frodo', 'password': PASSWORD},
+                headers={'X-CSRF-Token': token}).raise_for_status()
+    yield url
+    # Close every socket from the server's own loop thread (closing them from
+    # here races its select()); with nothing left to watch, run() returns.
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    thread.join(10)
+    server.task_dispatcher.shutdown()
+    assert not thread.is_alive()
+
+
+@pytest.fixture
+def live_schema(live_server):
+    """The document as the running app serves it (loaded from the response, not
+    by URL: schemathesis leaves out the operation a schema URL points at, and
+    GET /api/openapi.json is one of ours)."""
+    response = requests.get(live_server + '/api/openapi.json')
+    assert response.status_code == 200 and response.headers['Content-Type'].startswith(
+        'application/json')
+    return schemathesis.openapi.from_dict(response.json())
+
+
+def logged_in(url):
+    """A client logged in as frodo, with its CSRF token."""
+    client = requests.Session()
+    token = client.get(url + '/api/csrf').json()['csrf_token']
+    client.post(url + '/api/login', json={'username': 'frodo', 'password': PASSWORD},
+                headers={'X-CSRF-Token': token}).raise_for_status()
+    return client, token
+
+
+def test_the_live_app_keeps_to_its_document(live_schema, live_server):
+    operations = [result.ok() for result in live_schema.get_all_operations()]
+    assert len(operations) == 15, [op.label for op in operations]   # every JSON endpoint
+    for operation in operations:
+        run_cases(operation, GenerationMode.POSITIVE, live_server)
+        if takes_input(operation):
+            run_cases(operation, GenerationMode.NEGATIVE, live_server)
+
+
+def takes_input(operation):
+    """A body or a path parameter that a request can get wrong. (The CSRF header
+    is always replaced by a valid token here, so it is not one of them.)"""
+    definition = operation.definition.raw
+    return 'requestBody' in definition or any(
+        parameter.get('in') == 'path' for parameter in definition.get('parameters', []))
+
+
+def run_cases(operation, mode, url):
+    @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def check(case):
+        client, token = logged_in(url)
+        # frodo's cookies (the client's jar) and token stand in for whatever was
+        # generated for them; a case whose only invalid parts were those is a
+        # valid request now, and must not be expected to be rejected.
+        case.headers = dict(case.headers or {}, **{'X-CSRF-Token': token})
+        case.cookies = {}
+        negated = {location for location, component in case.meta.components.items()
+                   if component.mode.is_negative}
+        checks = CHECKS if negated - {ParameterLocation.HEADER, ParameterLocation.COOKIE} \
+            else CHECKS[:-1]
+        case.call_and_validate(base_url=url, session=client, checks=checks)
+
+    try:
+        check()
+    except Exception as error:
+        error.add_note(f'schemathesis: {operation.label}, {mode.value} cases')
+        raise
