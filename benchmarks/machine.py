@@ -71,3 +71,17 @@ def versions(node_dir=None, node=False):
         found['node'] = version_of('node')
         found.update(node_versions(node_dir))
     return found
+
+
+def source(repo):
+    """The commit the apps ran from, and files changed on top of it (they ran too)."""
+    def git(*args):
+        try:
+            return subprocess.run(['git', *args], cwd=repo, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ''
+    changed = [line[3:] for line in git('status', '--porcelain').splitlines()
+               if line[3:].startswith(('sessiondemo/', 'benchmarks/'))]
+    return {'commit': git('rev-parse', '--short', 'HEAD') or 'unknown',
+            'uncommitted_changes': changed}

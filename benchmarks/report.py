@@ -9,12 +9,15 @@ from . import charts, rows
 def notes(results):
     """How the figures were taken: read from the run, so they can't drift from it."""
     run, s = results['run'], results['run']['settings']
+    source = results.get('source') or {'commit': 'unknown', 'uncommitted_changes': []}
     app_settings = next((f['settings'] for f in results['targets'].values()
                          if isinstance(f.get('settings'), dict) and 'error' not in f['settings']),
                         {})
     lines = [
         f'Run `{run["id"]}` ({run["mode"]} mode), {run["started"]} to {run.get("finished")}.',
-        f'Reproduce with: `{run["command"]}`.',
+        f'Reproduce with: `{run["command"]}`, at commit {source["commit"]}'
+        + (f' (with uncommitted changes to {", ".join(source["uncommitted_changes"])})'
+           if source['uncommitted_changes'] else '') + '.',
         f'Machine: {results["machine"]["cores"]} cores, {results["machine"]["cpu_model"]}, '
         f'{results["machine"]["memory_gib"]} GiB, {results["machine"]["system"]}, '
         f'Python {results["machine"]["python"]}. Load average (1, 5, 15 min) at the start '

@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import create_engine, text
 
 from . import load, probes
-from .machine import machine, versions
+from .apps import REPO
+from .machine import machine, source, versions
 from .peers.targets import NODE_DIR, NODE_PEERS, PYRAMID_PEERS, node_available
 from .progress import Progress
 from .targets import STORE_TARGETS
@@ -223,6 +224,7 @@ def main(argv=None):
     results = {'run': {'id': run_id, 'mode': 'quick' if args.quick else 'full',
                        'command': reproduce_command(argv), 'settings': s,
                        'started': time.strftime('%Y-%m-%d %H:%M:%S %z')},
+               'source': source(REPO),
                'machine': dict(machine(), load_average_start=[round(x, 2)
                                                                for x in os.getloadavg()]),
                'versions': versions(NODE_DIR, node=any(t.name in NODE_PEERS for t in targets)),

@@ -247,9 +247,12 @@ class RedisTarget(StoreTarget):
         return {'session.redis.url': self.redis.url[:-1] + str(self.db(role))}
 
     def records(self, app=None):
-        # DBSIZE counts keys Redis still holds, expired ones not yet reclaimed included.
-        role = getattr(app or self.app, 'role', 'app')
-        return self.redis_client(self.db(role)).dbsize()
+        # DBSIZE counts keys Redis still holds, expired ones not yet reclaimed
+        # included (SCAN would skip those); less the users' session indexes
+        # ({u:<id>} keys, live as long as their users' sessions may be), which
+        # are not session records.
+        client = self.redis_client(self.db(getattr(app or self.app, 'role', 'app')))
+        return client.dbsize() - sum(1 for _ in client.scan_iter(match='*{u:*', count=1000))
 
     def round_trips(self):
         commands = super().round_trips()
