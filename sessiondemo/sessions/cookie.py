@@ -17,7 +17,8 @@ import secrets
 import time
 
 from ..errors import SessionTooLarge
-from .core import Record, Session, USERID_KEY, client_metadata, describe, handle_of, store_key
+from .core import (Record, Session, USERID_KEY, client_metadata, describe, handle_of,
+                   open_session, store_key)
 from .signing import Encrypter, Signer, b64decode, b64encode
 
 BROWSER_COOKIE_LIMIT = 4096
@@ -78,13 +79,7 @@ class CookieBackend:
         if decoded is None:
             return Session(self)
         sid, record, current = decoded
-        now = self.clock()
-        if record.expires_at(self.timeouts) <= now or record.created > now + 60:
-            return Session(self)
-        touch_due = now - record.touched >= self.timeouts.touch_interval
-        if touch_due:
-            record.touched = now
-        return Session(self, record, sid=sid, reissue=not current, touch_due=touch_due)
+        return open_session(self, record, sid, reissue=not current)
 
     def ping(self):
         return True

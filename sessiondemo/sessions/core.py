@@ -227,6 +227,21 @@ def describe(key, record, current):
             'ip': record.ip, 'current': current}
 
 
+def open_session(backend, record, sid, reissue):
+    """The session a stored or cookie record gives, by the rules every store
+    shares: past the idle or absolute expiry, or dated in the future (a
+    clock-skewed or forged record), it is no session; in use, its idle expiry
+    slides, at most once per touch interval."""
+    now = backend.clock()
+    timeouts = backend.timeouts
+    if record is None or record.expires_at(timeouts) <= now or record.created > now + 60:
+        return Session(backend)
+    touch_due = now - record.touched >= timeouts.touch_interval
+    if touch_due:
+        record.touched = now
+    return Session(backend, record, sid=sid, reissue=reissue, touch_due=touch_due)
+
+
 class ServerSideBackend:
     """Session factory for the stores that keep sessions on the server.
 
@@ -250,13 +265,7 @@ class ServerSideBackend:
             return Session(self)
         sid, current_key = unsigned
         record = self.store.load(store_key(sid))      # StoreUnavailable propagates
-        now = self.clock()
-        if record is None or record.expires_at(self.timeouts) <= now:
-            return Session(self)
-        touch_due = now - record.touched >= self.timeouts.touch_interval
-        if touch_due:
-            record.touched = now
-        return Session(self, record, sid=sid, reissue=not current_key, touch_due=touch_due)
+        return open_session(self, record, sid, reissue=not current_key)
 
     def ping(self):
         self.store.ping()
