@@ -7,14 +7,16 @@ remembering to protect it. CSRF is checked on every unsafe request, public ones
 included, against a token kept in its own cookie (``CookieCSRFStoragePolicy``),
 so the CSRF token costs no session and anonymous visitors create none.
 """
+from typing import NamedTuple
+
 from pyramid.authentication import SessionAuthenticationHelper
 from pyramid.authorization import ACLHelper, Allow, Authenticated, Everyone
 from pyramid.csrf import CookieCSRFStoragePolicy
 from pyramid.request import RequestLocalCache
 from pyramid.security import forget, remember
+from sqlalchemy import select
 
 from .config import as_bool
-
 from .models import User
 from .sessions.core import EPOCH_KEY
 
@@ -28,6 +30,32 @@ class Root:
         self.request = request
 
 
+class Identity(NamedTuple):
+    """Who is logged in: what every authenticated request needs, nothing more.
+    Views that change the user load the ORM object through request.dbsession."""
+    id: int
+    username: str
+    session_epoch: int
+
+    def as_json(self):
+        return {'id': self.id, 'username': self.username}
+
+
+_IDENTITY_QUERY = select(User.__table__.c.id, User.__table__.c.username,
+                         User.__table__.c.session_epoch)
+
+
+def load_identity(engine, userid):
+    # One indexed SELECT on a pooled connection: about a tenth of the cost of
+    # an ORM session joined to the request's transaction (~0.15 ms against ~1
+    # ms here), paid on every authenticated request.
+    if not isinstance(userid, int) or isinstance(userid, bool):
+        return None
+    with engine.connect() as connection:
+        row = connection.execute(_IDENTITY_QUERY.where(User.__table__.c.id == userid)).first()
+    return None if row is None else Identity(*row)
+
+
 class SessionSecurityPolicy:
     def __init__(self):
         self.helper = SessionAuthenticationHelper()
@@ -38,7 +66,7 @@ class SessionSecurityPolicy:
         userid = self.helper.authenticated_userid(request)
         if userid is None:
             return None
-        user = request.dbsession.get(User, userid)
+        user = load_identity(request.registry['dbengine'], userid)
         if user is None or request.session.get(EPOCH_KEY) != user.session_epoch:
             # The user is gone, or revoked this session (another device's "log
             # out everywhere else", a password change): drop it for good, which
@@ -81,8 +109,9 @@ def log_in(request, user, keep_data=False):
 
 
 def revoke_other_sessions(request, user):
-    """Every session of ``user`` but this one stops authenticating, on every
-    store: deleted where the store can, and behind the new epoch everywhere."""
+    """Every session of ``user`` (an ORM User) but this one stops
+    authenticating, on every store: deleted where the store can, and behind
+    the new epoch everywhere."""
     revoked = request.registry.session_backend.revoke_others(request, user.id)
     user.session_epoch += 1
     request.session[EPOCH_KEY] = user.session_epoch

@@ -7,11 +7,17 @@ from pyramid.view import view_config
 from .. import accounts
 from ..errors import InvalidCredentials, InvalidInput, NotFound
 from ..ingress import json_object
+from ..models import User
 from ..security import log_in, revoke_other_sessions
 
 
 def iso(timestamp):
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+
+
+def current_user(request):
+    """The logged-in user as an ORM object, for views that change it."""
+    return request.dbsession.get(User, request.identity.id)
 
 
 def user_sessions(request):
@@ -35,7 +41,7 @@ def revoke_session(request):
 
 @view_config(route_name='api_revoke_others', request_method='POST', renderer='json', openapi=True)
 def revoke_others(request):
-    return {'revoked': revoke_other_sessions(request, request.identity)}
+    return {'revoked': revoke_other_sessions(request, current_user(request))}
 
 
 @view_config(route_name='api_password', request_method='POST', renderer='json', openapi=True)
@@ -45,7 +51,7 @@ def change_password(request):
     if not isinstance(current, str):
         raise InvalidInput('current_password is required.')
     accounts.validate_password(new, 'new_password')
-    user = request.identity
+    user = current_user(request)
     if not request.registry.password_hasher.verify(current, user.password_hash):
         raise InvalidCredentials('The current password is wrong.')
     user.password_hash = request.registry.password_hasher.hash(new)
@@ -70,5 +76,5 @@ def revoke_session_form(request):
 
 @view_config(route_name='sessions_revoke_others', request_method='POST')
 def revoke_others_form(request):
-    revoke_other_sessions(request, request.identity)
+    revoke_other_sessions(request, current_user(request))
     return HTTPSeeOther(location='/sessions')
