@@ -1,12 +1,11 @@
 """A real headless Chromium (Debian's /usr/bin/chromium) driven by Playwright."""
 import shutil
-import threading
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
-from waitress.server import create_server
 
 from .conftest import PASSWORD
+from .servers import serving
 
 CHROMIUM_ARGS = [
     '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -28,12 +27,8 @@ def store():
 @pytest.fixture
 def live_server(app):
     """The app under waitress on a free loopback port, in a thread of this process."""
-    server = create_server(app, host='127.0.0.1', port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f'http://127.0.0.1:{server.effective_port}'
-    server.close()
-    thread.join(10)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope='module')

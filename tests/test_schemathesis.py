@@ -18,7 +18,6 @@ hypothesis, not from its pytest plugin: ``schemathesis.pytest.from_fixture``
 (4.32) reads ``request.node._nodeid``, which pytest 9 no longer has, and the
 schema must come from a fixture here, the live server being one.
 """
-import threading
 
 import pytest
 import requests
@@ -29,12 +28,11 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance, negative_data_rejection, response_headers_conformance,
     response_schema_conformance, status_code_conformance)
-from waitress import wasyncore
-from waitress.server import create_server
 
 from sessiondemo import main
 
 from .conftest import PASSWORD
+from .servers import serving
 
 EXAMPLES = 25           # per operation, for each generation mode
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -56,21 +54,12 @@ def live_server(app_settings):
         'auth.max_failures': '1000000',
         'auth.max_failures_per_address': '0',
     }))
-    server = create_server(app, host='127.0.0.1', port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f'http://127.0.0.1:{server.effective_port}'
-    client = requests.Session()
-    token = client.get(url + '/api/csrf').json()['csrf_token']
-    client.post(url + '/api/register', json={'username': 'frodo', 'password': PASSWORD},
-                headers={'X-CSRF-Token': token}).raise_for_status()
-    yield url
-    # Close every socket from the server's own loop thread (closing them from
-    # here races its select()); with nothing left to watch, run() returns.
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-    thread.join(10)
-    server.task_dispatcher.shutdown()
-    assert not thread.is_alive()
+    with serving(app) as url:
+        client = requests.Session()
+        token = client.get(url + '/api/csrf').json()['csrf_token']
+        client.post(url + '/api/register', json={'username': 'frodo', 'password': PASSWORD},
+                    headers={'X-CSRF-Token': token}).raise_for_status()
+        yield url
 
 
 @pytest.fixture
