@@ -1,4 +1,5 @@
 """Start-up settings: a bad or missing value stops start-up with one line naming the key."""
+import json
 import os
 import re
 import socket
@@ -118,11 +119,26 @@ def dev_ini(tmp_path):
     return ini
 
 
-@pytest.mark.parametrize('store', ['memory', 'cookie'])
-def test_pserve_switches_store_from_the_command_line(dev_ini, store):
+@pytest.mark.parametrize('store', ['memory', 'cookie', 'redis', 'sql'])
+def test_pserve_switches_store_from_the_command_line(request, dev_ini, store):
+    if store == 'redis':
+        # The ini names the Redis to use; point the copy at the test's server.
+        url = request.getfixturevalue('redis_server').url
+        dev_ini.write_text(dev_ini.read_text().replace(
+            'session.redis.url = redis://127.0.0.1:6379/0', f'session.redis.url = {url}'))
     process, port = run_pserve(dev_ini, f'session_store={store}')
     try:
         assert f'"store": "{store}"' in wait_for_health(process, port)
+        # And it serves sessions: register, then read /api/me with the cookie.
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        base = f'http://127.0.0.1:{port}'
+        token = json.load(opener.open(base + '/api/csrf'))['csrf_token']
+        opener.open(urllib.request.Request(
+            base + '/api/register', method='POST', headers={
+                'Content-Type': 'application/json', 'X-CSRF-Token': token},
+            data=json.dumps({'username': 'frodo', 'password': 'correct horse'}).encode()))
+        me = json.load(opener.open(base + '/api/me'))
+        assert me['user']['username'] == 'frodo' and me['session']['store'] == store
     finally:
         process.terminate()
         process.wait(10)

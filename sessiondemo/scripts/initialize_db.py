@@ -46,3 +46,7 @@ def main(argv=sys.argv):
         upgrade(engine)
         print(f'database at {engine.url.render_as_string(hide_password=True)} is up to date')
         engine.dispose()
+
+
+if __name__ == '__main__':
+    main()

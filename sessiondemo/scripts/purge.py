@@ -33,3 +33,7 @@ def main(argv=sys.argv):
         store.bind.dispose()
     print(f'deleted {deleted} expired session{"" if deleted == 1 else "s"}')
     return deleted
+
+
+if __name__ == '__main__':
+    main()
