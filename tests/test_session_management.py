@@ -160,3 +160,17 @@ def test_sessions_page_revokes_others(make_client):
     form.submit(status=303)
     second.get('/api/me', status=401)
     first.get('/sessions', status=200)
+
+
+def test_revoke_others_counts_only_live_sessions(make_client, clock, store):
+    idle = make_client()
+    idle.register('frodo')
+    clock.advance(1000)
+    live = make_client()
+    live.login('frodo')
+    clock.advance(900)                     # the first is past its idle timeout now
+    current = make_client()
+    current.login('frodo')
+    revoked = current.api('POST', '/api/sessions/revoke-others', status=200).json['revoked']
+    assert revoked == (1 if is_server_side(store) else 0)
+    assert_error(live.get('/api/me', expect_errors=True), 401, 'unauthenticated')

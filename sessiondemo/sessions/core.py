@@ -292,11 +292,14 @@ class ServerSideBackend:
         return False
 
     def revoke_others(self, request, user_id):
+        """Delete every other session of the user; how many were still live."""
+        now = self.clock()
         current = store_key(request.session.sid) if request.session.sid else None
-        others = [key for key, _ in self.store.sessions_of(user_id) if key != current]
-        for key in others:
+        others = [(key, record) for key, record in self.store.sessions_of(user_id)
+                  if key != current]
+        for key, _ in others:
             self.store.delete(key)
-        return len(others)
+        return sum(1 for _, record in others if record.expires_at(self.timeouts) > now)
 
     def persist(self, request, response, session):
         now = self.clock()
