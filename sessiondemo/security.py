@@ -14,7 +14,7 @@ from pyramid.authorization import ACLHelper, Allow, Authenticated, Everyone
 from pyramid.csrf import CookieCSRFStoragePolicy
 from pyramid.request import RequestLocalCache
 from pyramid.security import forget, remember
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .config import as_bool
 from .models import User
@@ -41,8 +41,10 @@ class Identity(NamedTuple):
         return {'id': self.id, 'username': self.username}
 
 
+# Built once: constructing the expression costs more than running it.
 _IDENTITY_QUERY = select(User.__table__.c.id, User.__table__.c.username,
-                         User.__table__.c.session_epoch)
+                         User.__table__.c.session_epoch).where(
+    User.__table__.c.id == bindparam('userid'))
 
 
 def load_identity(engine, userid):
@@ -52,7 +54,7 @@ def load_identity(engine, userid):
     if not isinstance(userid, int) or isinstance(userid, bool):
         return None
     with engine.connect() as connection:
-        row = connection.execute(_IDENTITY_QUERY.where(User.__table__.c.id == userid)).first()
+        row = connection.execute(_IDENTITY_QUERY, {'userid': userid}).first()
     return None if row is None else Identity(*row)
 
 
