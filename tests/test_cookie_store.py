@@ -74,3 +74,25 @@ def test_a_cookie_from_the_future_is_refused(app_settings, make_app_client, cloc
     replay = make_app_client(app_settings)
     replay.set_cookie('sid', cookie)
     replay.get('/api/me', status=401)
+
+
+def test_the_largest_accepted_cookie_fits_a_browser(testapp):
+    """At the edge: the biggest session accepted sends a Set-Cookie of at most
+    4096 bytes, attributes (Expires, Max-Age, Path...) included; one more
+    character is refused with 413 and the old cookie kept."""
+    testapp.register('frodo')
+
+    def accepted(size):
+        response = testapp.api('PATCH', '/api/session/data', {'blob': 'x' * size})
+        return response if response.status_int == 200 else None
+
+    low, high = 0, 4096
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if accepted(middle) else (low, middle)
+    (set_cookie,) = [h for h in accepted(low).headers.getall('Set-Cookie')
+                     if h.startswith('sid=')]
+    assert 4000 < len(set_cookie.encode()) <= 4096
+    before = testapp.session_cookie()
+    response = testapp.api('PATCH', '/api/session/data', {'blob': 'x' * (low + 1)})
+    assert response.status_int == 413 and testapp.session_cookie() == before

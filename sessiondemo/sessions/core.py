@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from pyramid.interfaces import ISession
+from webob.cookies import make_cookie
 from zope.interface import implementer
 
 from ..errors import SessionTooLarge, StoreUnavailable
@@ -120,11 +121,11 @@ class CookieSettings:
                             httponly=self.httponly, samesite=self.samesite)
 
     def header_length(self, value, max_age):
-        """Length of the ``name=value; attributes`` a browser must store (its 4 KB limit)."""
-        attributes = f'; Max-Age={int(max_age)}; Path={self.path}; SameSite={self.samesite}'
-        attributes += '; HttpOnly' if self.httponly else ''
-        attributes += '; Secure' if self.secure else ''
-        return len(f'{self.name}={value}{attributes}'.encode('utf-8'))
+        """Bytes of the Set-Cookie value a browser must keep (its 4096-byte
+        limit), serialized exactly as ``set`` will send it, Expires included."""
+        return len(make_cookie(self.name, value, max_age=max(0, int(max_age)), path=self.path,
+                               secure=self.secure, httponly=self.httponly,
+                               samesite=self.samesite))
 
 
 @implementer(ISession)
