@@ -646,3 +646,10 @@ def test_older_signing_key_is_accepted_and_reissued(app_settings, make_app_clien
                             share_store_with=old_client)
     stale.set_cookie('sid', cookie)
     assert_error(stale.get('/api/me', expect_errors=True), 401, 'unauthenticated')
+
+
+def test_login_page_gives_one_answer_for_bad_input_too(testapp):
+    page = testapp.get('/login', status=200)
+    response = testapp.post('/login', {'username': 'x', 'password': 'short',
+                                       'csrf_token': form_token(page)}, status=401)
+    assert 'Unknown username or wrong password.' in response.html.find(role='alert').text

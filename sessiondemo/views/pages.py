@@ -4,7 +4,7 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from .. import accounts
-from ..errors import ApiError, TooManyRequests, safe_next
+from ..errors import ApiError, InvalidCredentials, InvalidInput, safe_next
 from ..security import log_in, log_out
 
 PUBLIC = NO_PERMISSION_REQUIRED
@@ -28,39 +28,45 @@ def form(request):
     return _form_page(request, {'error': None, 'username': ''})
 
 
+def _submit(request, find_user):
+    """A login or registration form: the user found (or made) is logged in and
+    sent on to ``next``; an error re-renders the form with its status."""
+    username = request.POST.get('username', '')
+    try:
+        user = find_user(request, {'username': username,
+                                   'password': request.POST.get('password', '')})
+    except ApiError as error:
+        request.response.headers.update(error.headers)     # Retry-After on a 429
+        return _form_page(request, {'error': error.message, 'username': username},
+                          status=error.status)
+    log_in(request, user)
+    return HTTPSeeOther(location=safe_next(request.POST.get('next', '/')))
+
+
+def _authenticate(request, fields):
+    try:
+        username, password = accounts.read_credentials(fields)
+    except InvalidInput:
+        # One answer for every failed login, bad input included: the form
+        # tells nothing about which usernames could exist.
+        raise InvalidCredentials() from None
+    return accounts.authenticate(request, username, password)
+
+
+def _register(request, fields):
+    return accounts.register(request, *accounts.read_credentials(fields))
+
+
 @view_config(route_name='login', request_method='POST', renderer='../templates/login.jinja2',
              permission=PUBLIC)
 def login_post(request):
-    username = request.POST.get('username', '')
-    try:
-        username, password = accounts.read_credentials(
-            {'username': username, 'password': request.POST.get('password', '')})
-        user = accounts.authenticate(request, username, password)
-    except TooManyRequests as error:
-        request.response.headers.update(error.headers)
-        return _form_page(request, {'error': error.message, 'username': username},
-                          status=error.status)
-    except ApiError:
-        # One message for every failure: unknown user, wrong password, bad input.
-        return _form_page(request, {'error': 'Unknown username or wrong password.',
-                                    'username': username}, status=401)
-    log_in(request, user)
-    return HTTPSeeOther(location=safe_next(request.POST.get('next', '/')))
+    return _submit(request, _authenticate)
 
 
 @view_config(route_name='register', request_method='POST',
              renderer='../templates/register.jinja2', permission=PUBLIC)
 def register_post(request):
-    username = request.POST.get('username', '')
-    try:
-        username, password = accounts.read_credentials(
-            {'username': username, 'password': request.POST.get('password', '')})
-        user = accounts.register(request, username, password)
-    except ApiError as error:
-        return _form_page(request, {'error': error.message, 'username': username},
-                          status=error.status)
-    log_in(request, user)
-    return HTTPSeeOther(location=safe_next(request.POST.get('next', '/')))
+    return _submit(request, _register)
 
 
 @view_config(route_name='logout', request_method='POST', permission=PUBLIC)
