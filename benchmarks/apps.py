@@ -4,13 +4,12 @@ Every process is started by us, remembered by its pid, polled until it answers
 (against a deadline, never a fixed sleep) and stopped by that pid alone.
 """
 import os
-import signal
 import subprocess
 import sys
 
 import requests
 
-from tests.servers import ServerError, free_port, wait_until
+from tests.servers import ServerError, _Process, free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THREADS = 4          # waitress's default, written down so the report can name it
@@ -50,7 +49,7 @@ def write_ini(path, settings, port, threads=THREADS):
     return path
 
 
-class AppProcess:
+class AppProcess(_Process):
     """One app process on a loopback port; ``ready_path`` must answer 200 when it is up."""
 
     def __init__(self, args, log_path, port, ready_path='/api/csrf', env=None, cwd=REPO):
@@ -81,43 +80,21 @@ class AppProcess:
         return self
 
     def wait_ready(self, timeout=60):
-        try:
-            wait_until(self._ready, timeout, f'{os.path.basename(self.args[0])} '
-                                             f'on port {self.port}')
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        return self._wait_ready(timeout, f'{os.path.basename(self.args[0])} on port {self.port}')
 
     def _ready(self):
-        if self.process.poll() is not None:
-            with open(self.log_path, errors='replace') as log:
-                raise ServerError(f'{self.args[0]} exited: {log.read()[-3000:]}')
+        self._check_alive(self.args[0])
         try:
             return requests.get(self.base_url + self.ready_path, timeout=2).status_code == 200
         except requests.RequestException:
             return False
 
     def stop(self, timeout=15):
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
+        self._stop_process(timeout)
 
     def restart(self):
         self.stop()
         return self.start()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
 
 def pserve(ini_path, log_path, port):

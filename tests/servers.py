@@ -82,6 +82,21 @@ class _Process:
             process.kill()
             process.wait()
 
+    def _wait_ready(self, timeout, what):
+        """Poll ``self._ready`` until ``timeout``; stop the process if it never is."""
+        try:
+            wait_until(self._ready, timeout, what)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _check_alive(self, name, tail=3000):
+        """ServerError with the end of the log when the process has exited."""
+        if self.process.poll() is not None:
+            with open(self.log_path, errors='replace') as log:
+                raise ServerError(f'{name} exited: {log.read()[-tail:]}')
+
     def __enter__(self):
         self.start()
         return self
@@ -121,17 +136,10 @@ class RedisServer(_Process):
                  '--dir', self.directory, '--save', '', '--appendonly', 'no',
                  '--daemonize', 'no', *self.extra_args],
                 stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until(self._ready, timeout, f'redis-server on port {self.port}')
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        return self._wait_ready(timeout, f'redis-server on port {self.port}')
 
     def _ready(self):
-        if self.process.poll() is not None:
-            with open(self.log_path) as log:
-                raise ServerError(f'redis-server exited: {log.read()[-2000:]}')
+        self._check_alive('redis-server')
         return self.ping()
 
     def stop(self):
