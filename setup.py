@@ -38,7 +38,10 @@ setup(
     name='sessiondemo',
     version='0.1.0',
     description='Session-based authentication in Pyramid, four session stores, measured',
-    packages=find_packages(exclude=['tests', 'benchmarks']),
+    # The app only: tests, benchmarks and the real-server launchers they share
+    # are run from a checkout, which puts them on sys.path.
+    packages=find_packages(exclude=['tests', 'tests.*', 'benchmarks', 'benchmarks.*',
+                                    'realservers', 'realservers.*']),
     include_package_data=True,
     package_data={'sessiondemo': ['templates/*.jinja2', 'static/*', 'alembic/*.py',
                                   'alembic/*.mako', 'alembic/versions/*.py', 'openapi.yaml']},

@@ -9,7 +9,7 @@ import sys
 
 import requests
 
-from tests.servers import ServerError, _Process, free_port
+from realservers import ChildProcess, ServerError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THREADS = 4          # waitress's default, written down so the report can name it
@@ -49,7 +49,7 @@ def write_ini(path, settings, port, threads=THREADS):
     return path
 
 
-class AppProcess(_Process):
+class AppProcess(ChildProcess):
     """One app process on a loopback port; ``ready_path`` must answer 200 when it is up."""
 
     def __init__(self, args, log_path, port, ready_path='/api/csrf', env=None, cwd=REPO):
@@ -100,6 +100,3 @@ class AppProcess(_Process):
 def pserve(ini_path, log_path, port):
     return AppProcess([venv_script('pserve'), ini_path], log_path, port)
 
-
-def new_port():
-    return free_port()

@@ -5,7 +5,8 @@ still goes through ``sessiondemo.main``'s app; the wrapper answers only
 ``GET /__bench__/stats[?counters]`` itself, which the runner reads to learn what a client
 cannot see: how many records the store holds, how many SQL statements the store
 has sent (a counting hook on the store's own engine, so the users database is
-not counted), and the process RSS. The cost on every other request is one string
+not counted), the Redis round trips it has made (counting connections in its own
+client's pool) and the process RSS. The cost on every other request is one string
 comparison, the same on every endpoint, so it cancels out of the session tax.
 """
 import json
@@ -46,22 +47,34 @@ def settings_that_change_figures(registry):
     }
 
 
-def count_redis_round_trips(counter):
-    """Count what redis-py sends: one packed send per command, or per pipeline.
+def redis_client(store):
+    """The app's own redis-py client: ``store.connection.client`` (a shared
+    connection object), or ``store.client`` where the store holds it itself."""
+    client = getattr(getattr(store, 'connection', None), 'client', None)
+    return client if client is not None else store.client
+
+
+def count_redis_round_trips(client, counter):
+    """Count what this client sends: one packed send per command, or per pipeline.
 
     INFO commandstats (read by the runner) counts commands; a pipeline sends
     several in one round trip, so round trips are counted here, on the client.
+    Only this client's pools make counting connections; redis-py itself is not
+    patched, so a client the app does not use for sessions is not counted.
     """
-    try:
-        from redis.connection import AbstractConnection as connection_class
-    except ImportError:                                   # older redis-py
-        from redis.connection import Connection as connection_class
-    send = connection_class.send_packed_command
-
-    def counted(self, *args, **kwargs):
-        counter()
-        return send(self, *args, **kwargs)
-    connection_class.send_packed_command = counted
+    nodes = client.get_nodes() if hasattr(client, 'get_nodes') else None   # a cluster
+    pools = ([node.redis_connection.connection_pool for node in nodes
+              if node.redis_connection is not None] if nodes is not None
+             else [client.connection_pool])
+    for pool in pools:
+        class Counted(pool.connection_class):
+            def send_packed_command(self, *args, **kwargs):
+                counter()
+                return super().send_packed_command(*args, **kwargs)
+        pool.connection_class = Counted
+        # Connections made before (a ping at start-up) would not count: drop them.
+        pool.disconnect()
+        pool.reset()
 
 
 def main(global_config, **settings):
@@ -74,7 +87,7 @@ def main(global_config, **settings):
         event.listen(engine, 'before_cursor_execute', counter)
     redis_trips = StatementCounter()
     if backend.name == 'redis':
-        count_redis_round_trips(redis_trips)
+        count_redis_round_trips(redis_client(store), redis_trips)
 
     def stats(counters_only):
         # The counter is read first: counting records is itself a statement.

@@ -60,13 +60,13 @@ def cells(figures, key, make, width):
     return [issue] + [''] * (width - 1) if issue else make(figures[key])
 
 
-def row1(t):
+def restart_survival(t):
     return ['clients', 'logged in before', 'after app restart'], cells(
         t, 'restart', lambda r: [r['clients'], frac(r['valid_before'], r['clients']),
                                  frac(r['valid_after_restart'], r['clients'])], 3)
 
 
-def row2(t):
+def size_per_10k_sessions(t):
     head = ['sessions made', 'app RSS per 10k', 'store bytes per 10k',
             'records after waves 1/2/3', 'expired reclaimed without purge']
     size = cells(t, 'size', lambda s: [s['sessions_created'], mib(s['app_rss_per_10k']),
@@ -83,12 +83,12 @@ def row2(t):
     return head, size + cells(t, 'expiry', waves, 2)
 
 
-def row3(t):
+def what_must_run(t):
     needs = t.get('requirements') or []
     return ['besides the app'], ['; '.join(needs) if needs else 'nothing']
 
 
-def row4(t, scenario):
+def throughput_and_latency(t, scenario):
     def make(s):
         if scenario not in s:
             return ['n/a'] * 5
@@ -98,7 +98,7 @@ def row4(t, scenario):
     return ['req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'failed'], cells(t, 'scenarios', make, 5)
 
 
-def row4_round_trips(t):
+def round_trips(t):
     def make(r):
         def one(kind):
             figures = r[kind]
@@ -111,13 +111,13 @@ def row4_round_trips(t):
     return ['read', 'write', 'login', 'logout'], cells(t, 'round_trips', make, 4)
 
 
-def row5(t):
+def second_process(t):
     return ['clients', 'valid on a second process'], cells(
         t, 'shared', lambda r: [r['clients'], frac(r['valid_on_second_process'],
                                                    r['clients'])], 2)
 
 
-def row6(t):
+def stale_records(t):
     head = ['expired records before purge', 'after purge']
     if t['kind'] == 'peer':
         return head, [NA_PEER, NA_PEER]
@@ -127,7 +127,7 @@ def row6(t):
                                                e['stale_after_purge']], 2)
 
 
-def row7(t):
+def store_flush_restart(t):
     def one(reset):
         if reset is None:
             return 'n/a: no store server' if t['name'] not in ('sql-sqlite',) else \
@@ -137,7 +137,7 @@ def row7(t):
         t, 'store_reset', lambda r: [one(r['restart_store']), one(r['flush_store'])], 2)
 
 
-def row8(t):
+def cookie_bytes(t):
     def make(c):
         largest = f'{c["largest_payload_accepted"]}' + (' (search cap)' if
                                                         c['payload_search_capped'] else '')
@@ -148,7 +148,7 @@ def row8(t):
         cells(t, 'cookie', make, 5)
 
 
-def row9(t):
+def forging_and_replay(t):
     def make(f):
         return ['yes' if f['forged_session_for_another_user'] else 'no',
                 'accepted' if f['replay_after_logout_accepted'] else
@@ -157,7 +157,7 @@ def row9(t):
         cells(t, 'forging', make, 2)
 
 
-def row10(t):
+def session_tax(t):
     def make(x):
         return [f'{x["read_rps"]:.0f}', f'{x["public_rps"]:.0f}', f'{x["tax"]:.2f}',
                 f'{x["wrk_cpu_share"] * 100:.0f} %', f'{x["server_cpu_share"] * 100:.0f} %']
@@ -165,21 +165,31 @@ def row10(t):
             'server CPU'], cells(t, 'tax', make, 5)
 
 
+def scenario(name):
+    return lambda t: throughput_and_latency(t, name)
+
+
 # (row number, sub-title or None, cell maker)
-TABLES = [('1', None, row1), ('2', None, row2), ('3', None, row3),
-          ('4', 'authenticated read (reader: GET /api/me)', lambda t: row4(t, 'reader')),
-          ('4', 'session write (writer: PATCH /api/session/data)', lambda t: row4(t, 'writer')),
-          ('4', 'login/logout churn (one cycle = 6 requests)', lambda t: row4(t, 'churn')),
-          ('4', 'anonymous (public endpoints only)', lambda t: row4(t, 'anonymous')),
-          ('4', 'mix', lambda t: row4(t, 'mix')),
+TABLES = [('1', None, restart_survival),
+          ('2', None, size_per_10k_sessions),
+          ('3', None, what_must_run),
+          ('4', 'authenticated read (reader: GET /api/me)', scenario('reader')),
+          ('4', 'session write (writer: PATCH /api/session/data)', scenario('writer')),
+          ('4', 'login/logout churn (one cycle = 6 requests)', scenario('churn')),
+          ('4', 'anonymous (public endpoints only)', scenario('anonymous')),
+          ('4', 'mix', scenario('mix')),
           ('4', 'store round trips per request, then (in brackets) what was sent: Redis '
                 'commands from the server\'s INFO commandstats (a pipeline sends several in '
                 'one round trip, and the commands a script runs are counted besides its '
                 'EVALSHA; sessiondemo\'s round trips are counted in the app, the peers\' '
                 'are not), SQL statements counted on the store\'s engine',
-           row4_round_trips),
-          ('5', None, row5), ('6', None, row6), ('7', None, row7), ('8', None, row8),
-          ('9', None, row9), ('10', None, row10)]
+           round_trips),
+          ('5', None, second_process),
+          ('6', None, stale_records),
+          ('7', None, store_flush_restart),
+          ('8', None, cookie_bytes),
+          ('9', None, forging_and_replay),
+          ('10', None, session_tax)]
 
 
 def build(results):

@@ -20,13 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import create_engine, text
 
+from realservers import PostgresServer, free_port
+
 from . import load, probes
 from .apps import REPO
 from .machine import machine, source, versions
 from .peers.targets import NODE_DIR, NODE_PEERS, PYRAMID_PEERS, node_available
 from .progress import Progress
 from .targets import STORE_TARGETS
-from tests.servers import PostgresServer, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 QUICK_PARALLEL = 3

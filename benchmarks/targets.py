@@ -15,9 +15,10 @@ import time
 import redis
 from sqlalchemy import create_engine, text
 
+from realservers import RedisServer, find_binary, free_port
+
 from .apps import AppProcess, child_env, pserve, venv_script, write_ini
 from .client import get_json
-from tests.servers import RedisServer, find_binary, free_port
 
 BCRYPT_ROUNDS = 4     # bcrypt's minimum: logins in churn and probes cost ~1 ms, not ~250
 

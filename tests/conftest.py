@@ -13,11 +13,10 @@ import pytest
 import webtest
 from sqlalchemy import create_engine
 
+from realservers import PostgresServer, RedisCluster, RedisServer
 from sessiondemo import main
 from sessiondemo.models import get_engine
 from sessiondemo.scripts.initialize_db import upgrade
-
-from .servers import PostgresServer, RedisCluster, RedisServer
 
 SECRET = 'test-secret-0123456789abcdef0123456789abcdef'
 OLD_SECRET = 'old-secret-0123456789abcdef0123456789abcdef'

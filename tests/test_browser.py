@@ -4,8 +4,9 @@ import shutil
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from realservers import serving
+
 from .conftest import PASSWORD
-from .servers import serving
 
 CHROMIUM_ARGS = [
     '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from .servers import RedisServer
+from realservers import RedisServer
+
 from .test_contract import assert_error
 
 TIMEOUT = 0.5

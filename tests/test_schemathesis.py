@@ -29,10 +29,10 @@ from schemathesis.specs.openapi.checks import (
     content_type_conformance, negative_data_rejection, response_headers_conformance,
     response_schema_conformance, status_code_conformance)
 
+from realservers import serving
 from sessiondemo import main
 
 from .conftest import PASSWORD
-from .servers import serving
 
 EXAMPLES = 25           # per operation, for each generation mode
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

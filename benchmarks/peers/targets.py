@@ -16,9 +16,10 @@ import sys
 import time
 from urllib.parse import quote
 
+from realservers import ServerError, free_port
+
 from ..apps import AppProcess, child_env
 from ..targets import Target, version_of
-from tests.servers import ServerError
 
 NODE_DIR = os.path.dirname(os.path.abspath(__file__)) + '/node'
 
@@ -41,12 +42,7 @@ class PeerTarget(Target):
         return process
 
     def twin(self):
-        return self.make_app(self.free_port(), 'twin')
-
-    @staticmethod
-    def free_port():
-        from tests.servers import free_port
-        return free_port()
+        return self.make_app(free_port(), 'twin')
 
 
 class SignedCookiePeer(PeerTarget):
