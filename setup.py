@@ -14,7 +14,9 @@ requires = [
     'redis>=5.0',
     'psycopg[binary]>=3.1.18',
     'plaster_pastedeploy>=1.0',
-    'pyramid_openapi3>=0.22',
+    'openapi-spec-validator>=0.7',      # checks openapi.yaml once at start-up
+    'openapi-schema-validator>=0.6',    # OAS 3.0 validators, built once per operation
+    'jsonschema>=4.18',
     'PyYAML>=6.0',
 ]
 

@@ -201,7 +201,9 @@ class StoreTarget(Target):
     def forgeries(self, victim):
         """Cookies an attacker with the secret (and this source code) would try."""
         from sessiondemo.sessions.cookie import CookieBackend
-        from sessiondemo.sessions.core import CookieSettings, Record, Timeouts
+        from sessiondemo.config import CookieSettings, Timeouts
+        from sessiondemo.sessions.cookies import SessionCookie
+        from sessiondemo.sessions.record import Record
         from sessiondemo.sessions.signing import Signer
         now = time.time()
         secrets_ = [self.context.secret]
@@ -209,7 +211,7 @@ class StoreTarget(Target):
         for epoch in range(3):       # the victim's session epoch is a small counter
             record = Record(data={'auth.userid': victim['id'], 'auth.epoch': epoch},
                             created=now, touched=now, user_id=victim['id'])
-            value = CookieBackend(secrets_, Timeouts(), CookieSettings()).encode(
+            value = CookieBackend(secrets_, Timeouts(), SessionCookie(CookieSettings())).encode(
                 secrets.token_urlsafe(16), record)
             forged.append((f'cookie-store payload naming user {victim["id"]} (epoch {epoch})',
                            value))

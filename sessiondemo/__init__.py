@@ -8,10 +8,11 @@ def main(global_config, **settings):
     """The paste app factory (``use = egg:sessiondemo``)."""
     try:
         with Configurator(settings=settings) as config:
-            config.include('.config')       # environment into settings, first
+            config.include('.config')       # every setting parsed once, first
             config.include('pyramid_jinja2')
             config.add_jinja2_search_path('sessiondemo:templates')
             config.include('.models')       # users database, pyramid_tm
+            config.include('.connections')  # Redis / SQL for the store and the throttle
             config.include('.passwords')
             config.include('.security')     # policy, deny by default, CSRF
             config.include('.sessions')     # the store chosen by session.store

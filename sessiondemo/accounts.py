@@ -1,34 +1,13 @@
-"""Registering and authenticating users; shared by the JSON API and the pages."""
-import re
+"""Registering and authenticating users; shared by the JSON API and the pages.
 
+What a username and a password may be is the document's rule (openapi.yaml's
+``Username`` and ``Password``), checked before these run.
+"""
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .errors import Conflict, InvalidCredentials, InvalidInput
+from .errors import Conflict, InvalidCredentials
 from .models import User
-
-USERNAME = re.compile(r'[A-Za-z0-9._@-]{3,64}')
-PASSWORD_MIN, PASSWORD_MAX = 8, 1024
-
-
-def validate_username(value):
-    if not isinstance(value, str) or not USERNAME.fullmatch(value):
-        raise InvalidInput('username must be 3-64 characters of A-Z a-z 0-9 . _ - @.')
-    return value
-
-
-def validate_password(value, field='password'):
-    # len() counts code points, as the contract does; all of them are hashed.
-    if not isinstance(value, str) or not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
-        raise InvalidInput(f'{field} must be {PASSWORD_MIN}-{PASSWORD_MAX} characters.')
-    return value
-
-
-def read_credentials(body):
-    """(username, password) from a dict of input, or InvalidInput."""
-    if 'username' not in body or 'password' not in body:
-        raise InvalidInput('username and password are required.')
-    return validate_username(body['username']), validate_password(body['password'])
 
 
 def find_user(dbsession, username):

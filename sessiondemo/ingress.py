@@ -7,12 +7,9 @@ form body), the session or any view:
   the first read of *any* cookie (a 500 from a garbage cookie); such values are
   dropped, and the client is simply anonymous.
 """
-import json
-
 from pyramid.tweens import EXCVIEW, MAIN
 
-from .config import as_int
-from .errors import InvalidInput, InvalidJSON, RequestTooLarge
+from .errors import RequestTooLarge
 
 
 def drop_undecodable_cookies(request):
@@ -36,7 +33,7 @@ def drop_undecodable_cookies(request):
 
 
 def ingress_tween_factory(handler, registry):
-    limit = registry.max_body_bytes
+    limit = registry.app_settings.max_body_bytes
 
     def ingress_tween(request):
         drop_undecodable_cookies(request)
@@ -54,25 +51,7 @@ def ingress_tween_factory(handler, registry):
     return ingress_tween
 
 
-def _reject_constant(name):
-    raise ValueError(f'{name} is not JSON')
-
-
-def json_object(request):
-    """The body as a JSON object, or the contract's 400."""
-    try:
-        text = request.body.decode('utf-8')
-        value = json.loads(text, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidJSON() from None
-    if not isinstance(value, dict):
-        raise InvalidInput('The request body must be a JSON object.')
-    return value
-
-
 def includeme(config):
-    config.registry.max_body_bytes = as_int(config.get_settings(), 'http.max_body_bytes',
-                                            262144, minimum=1024)
     # Above the session tween, so a rejected body never loads a session.
     config.add_tween('sessiondemo.ingress.ingress_tween_factory', under=EXCVIEW,
-                     over=('sessiondemo.sessions.core.session_tween_factory', MAIN))
+                     over=('sessiondemo.sessions.tween.session_tween_factory', MAIN))

@@ -41,9 +41,5 @@ class PasswordHasher:
 
 
 def includeme(config):
-    from .config import as_int
-    rounds = as_int(config.get_settings(), 'auth.bcrypt_rounds', 12, minimum=4)
-    if rounds > 31:
-        from .config import SettingsError
-        raise SettingsError('auth.bcrypt_rounds: must be at most 31')
-    config.registry.password_hasher = PasswordHasher(rounds)
+    config.registry.password_hasher = PasswordHasher(
+        config.registry.app_settings.auth.bcrypt_rounds)

@@ -7,8 +7,6 @@ remembering to protect it. CSRF is checked on every unsafe request, public ones
 included, against a token kept in its own cookie (``CookieCSRFStoragePolicy``),
 so the CSRF token costs no session and anonymous visitors create none.
 """
-from typing import NamedTuple
-
 from pyramid.authentication import SessionAuthenticationHelper
 from pyramid.authorization import ACLHelper, Allow, Authenticated, Everyone
 from pyramid.csrf import CookieCSRFStoragePolicy
@@ -16,9 +14,8 @@ from pyramid.request import RequestLocalCache
 from pyramid.security import forget, remember
 from sqlalchemy import bindparam, select
 
-from .config import as_bool
-from .models import User
-from .sessions.core import EPOCH_KEY
+from .models import Identity, User
+from .sessions.record import EPOCH_KEY
 
 PERMISSION = 'view'
 
@@ -28,17 +25,6 @@ class Root:
 
     def __init__(self, request):
         self.request = request
-
-
-class Identity(NamedTuple):
-    """Who is logged in: what every authenticated request needs, nothing more.
-    Views that change the user load the ORM object through request.dbsession."""
-    id: int
-    username: str
-    session_epoch: int
-
-    def as_json(self):
-        return {'id': self.id, 'username': self.username}
 
 
 # Built once: constructing the expression costs more than running it.
@@ -114,7 +100,7 @@ def revoke_other_sessions(request, user):
     """Every session of ``user`` (an ORM User) but this one stops
     authenticating, on every store: deleted where the store can, and behind
     the new epoch everywhere."""
-    revoked = request.registry.session_backend.revoke_others(request, user.id)
+    revoked = request.registry.user_sessions.revoke_others(request, user.id)
     user.session_epoch += 1
     request.session[EPOCH_KEY] = user.session_epoch
     return revoked
@@ -130,6 +116,6 @@ def includeme(config):
     config.set_root_factory(Root)
     config.set_default_permission(PERMISSION)
     config.set_csrf_storage_policy(CookieCSRFStoragePolicy(
-        samesite='Lax', secure=as_bool(config.get_settings(), 'session.cookie_secure', False)))
+        samesite='Lax', secure=config.registry.app_settings.session.cookie.secure))
     config.set_default_csrf_options(require_csrf=True, token='csrf_token',
                                     header='X-CSRF-Token')

@@ -2,15 +2,12 @@
 
 Flat fixtures in the manner of the pyramid-cookiecutter-starter: settings go in
 through the app factory's seams (``dbengine``, ``sessiondemo.clock``) so that
-every test drives the real app against real stores, never a mock.
+every test drives the real app against real stores, never a mock. Constants,
+the clock and the WebTest client are plain code in helpers.py.
 """
-import json
 import shutil
-import time
-import uuid
 
 import pytest
-import webtest
 from sqlalchemy import create_engine
 
 from realservers import PostgresServer, RedisCluster, RedisServer
@@ -18,14 +15,9 @@ from sessiondemo import main
 from sessiondemo.models import get_engine
 from sessiondemo.scripts.initialize_db import upgrade
 
-SECRET = 'test-secret-0123456789abcdef0123456789abcdef'
-OLD_SECRET = 'old-secret-0123456789abcdef0123456789abcdef'
-PASSWORD = 'correct horse battery staple'
+from .helpers import SECRET, STORES, Clock, TestApp, fresh_prefix
 
-# Every store the contract suite runs against. A store's settings come from the
-# fixture named in STORE_FIXTURES (which may start a real server).
-STORES = ['memory', 'cookie', 'cookie-encrypted', 'redis', 'redis-cluster', 'sql-sqlite',
-          'sql-postgresql']
+# A store's settings come from the fixture named here (which may start a real server).
 STORE_FIXTURES = {
     'memory': 'memory_store_settings',
     'cookie': 'cookie_store_settings',
@@ -35,7 +27,6 @@ STORE_FIXTURES = {
     'sql-sqlite': 'sqlite_store_settings',
     'sql-postgresql': 'postgresql_store_settings',
 }
-SERVER_SIDE = {'memory', 'redis', 'redis-cluster', 'sql-sqlite', 'sql-postgresql'}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -46,19 +37,6 @@ def pytest_runtest_makereport(item, call):
     if report.skipped and not hasattr(report, 'wasxfail'):
         report.outcome = 'failed'
         report.longrepr = f'skipped tests are not allowed: {report.longrepr}'
-
-
-class Clock:
-    """Unix time that only moves when a test says so."""
-
-    def __init__(self, start=None):
-        self.now = float(int(start if start is not None else time.time()))
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
 
 
 @pytest.fixture
@@ -126,12 +104,6 @@ def postgres_server():
         yield server
 
 
-def fresh_prefix():
-    # Tests share a server; a prefix of their own keeps their keys apart
-    # (on a cluster too, where FLUSHDB would have to visit every node).
-    return f'test-{uuid.uuid4().hex[:12]}:'
-
-
 @pytest.fixture
 def redis_store_settings(redis_server):
     return {'session.store': 'redis', 'session.redis.url': redis_server.url,
@@ -152,10 +124,10 @@ def sqlite_store_settings():
 
 @pytest.fixture
 def postgresql_store_settings(postgres_server):
-    """Sessions in PostgreSQL (users stay in SQLite), the table emptied first."""
+    """Sessions and login counts in PostgreSQL (users stay in SQLite), emptied first."""
     engine = create_engine(postgres_server.url)
     with engine.begin() as connection:
-        connection.exec_driver_sql('TRUNCATE sessions')
+        connection.exec_driver_sql('TRUNCATE sessions, login_failures')
     engine.dispose()
     return {'session.store': 'sql', 'session.sql.url': postgres_server.url}
 
@@ -190,42 +162,6 @@ def app_settings(store_settings, dbengine, clock):
 def app(app_settings):
     """The WSGI app made by the real factory."""
     return main({}, **app_settings)
-
-
-NO_BODY = object()
-
-
-class TestApp(webtest.TestApp):
-    """WebTest with the contract's CSRF handling and a few helpers."""
-
-    def csrf_token(self):
-        return self.get('/api/csrf').json['csrf_token']
-
-    def api(self, method, path, body=NO_BODY, status=None, csrf=True, headers=None):
-        """A JSON request; unsafe methods carry a CSRF token unless ``csrf=False``."""
-        method, headers = method.upper(), dict(headers or {})
-        if csrf and method not in ('GET', 'HEAD'):
-            headers.setdefault('X-CSRF-Token', self.csrf_token())
-        kwargs = {'headers': headers, 'status': status, 'expect_errors': status is None}
-        if method in ('GET', 'HEAD'):
-            return getattr(self, method.lower())(path, **kwargs)
-        if body is not NO_BODY:
-            kwargs.update(params=json.dumps(body), content_type='application/json')
-        return getattr(self, method.lower())(path, **kwargs)
-
-    def register(self, username='frodo', password=PASSWORD, status=201):
-        return self.api('POST', '/api/register', {'username': username, 'password': password},
-                        status=status)
-
-    def login(self, username='frodo', password=PASSWORD, status=200):
-        return self.api('POST', '/api/login', {'username': username, 'password': password},
-                        status=status)
-
-    def logout(self, status=200):
-        return self.api('POST', '/api/logout', status=status)
-
-    def session_cookie(self, name='sid'):
-        return self.cookies.get(name)
 
 
 @pytest.fixture

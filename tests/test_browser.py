@@ -6,7 +6,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from realservers import serving
 
-from .conftest import PASSWORD
+from .helpers import PASSWORD
 
 CHROMIUM_ARGS = [
     '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

@@ -8,8 +8,7 @@ import threading
 
 import pytest
 
-from .conftest import SERVER_SIDE, STORES
-from .test_contract import assert_error
+from .helpers import SERVER_SIDE, STORES, assert_error
 
 
 server_side = pytest.mark.parametrize('store', [s for s in STORES if s in SERVER_SIDE])

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from sessiondemo import main
-from sessiondemo.sessions.core import Timeouts
+from sessiondemo.config import Timeouts
 
-from .conftest import SECRET
+from .helpers import SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,8 @@ from datetime import datetime
 
 import pytest
 
-from .conftest import PASSWORD, SERVER_SIDE
+from .helpers import (OLD_SECRET, PASSWORD, SECRET, assert_error, is_server_side,
+                      record_count, session_set_cookies)
 
 PUBLIC = {
     ('GET', '/healthz'), ('GET', '/api/csrf'), ('GET', '/api/openapi.json'),
@@ -23,29 +24,6 @@ PROTECTED_API = [
     ('GET', '/api/me'), ('GET', '/api/users'), ('GET', '/api/session/data'),
     ('PATCH', '/api/session/data'), ('GET', '/api/greet'),
 ]
-
-
-def assert_error(response, status, code):
-    assert response.status_int == status, response.body
-    assert response.content_type == 'application/json'
-    assert set(response.json) == {'error'}
-    assert response.json['error']['code'] == code
-    assert isinstance(response.json['error']['message'], str) and response.json['error']['message']
-    assert b'Traceback' not in response.body
-
-
-def session_set_cookies(response, name='sid'):
-    return [h for h in response.headers.getall('Set-Cookie') if h.startswith(name + '=')]
-
-
-def record_count(app):
-    """Session records in a server-side store; None for the cookie store."""
-    store = getattr(app.registry.session_backend, 'store', None)
-    return None if store is None else store.count()
-
-
-def is_server_side(store):
-    return store in SERVER_SIDE
 
 
 # Conventions ---------------------------------------------------------------
@@ -625,7 +603,6 @@ def test_cookie_of_another_store_is_anonymous(app_settings, make_app_client, sto
 
 
 def test_older_signing_key_is_accepted_and_reissued(app_settings, make_app_client, store):
-    from .conftest import OLD_SECRET, SECRET
     old = dict(app_settings, **{'session.secrets': OLD_SECRET})
     old_client = make_app_client(old)
     old_client.register('frodo')

@@ -5,9 +5,11 @@ import json
 import pytest
 
 from sessiondemo.sessions.cookie import CookieBackend
-from sessiondemo.sessions.core import CookieSettings, Record, Timeouts
+from sessiondemo.config import CookieSettings, Timeouts
+from sessiondemo.sessions.cookies import SessionCookie
+from sessiondemo.sessions.record import Record
 
-from .conftest import OLD_SECRET, SECRET
+from .helpers import OLD_SECRET, SECRET
 
 
 @pytest.fixture
@@ -47,7 +49,7 @@ def test_a_cookie_signed_with_another_secret_is_anonymous(app_settings, make_app
 
 def test_forging_requires_the_key():
     """With the key, anyone can mint a session for any user (benchmark row 9)."""
-    timeouts, cookie = Timeouts(), CookieSettings()
+    timeouts, cookie = Timeouts(), SessionCookie(CookieSettings())
     now = 1_000_000.0
     forged = Record(data={'auth.userid': 2}, created=now, touched=now, user_id=2)
     with_key = CookieBackend([SECRET], timeouts, cookie, clock=lambda: now)
@@ -57,7 +59,7 @@ def test_forging_requires_the_key():
 
 
 def test_signed_and_encrypted_cookies_do_not_mix():
-    timeouts, cookie = Timeouts(), CookieSettings()
+    timeouts, cookie = Timeouts(), SessionCookie(CookieSettings())
     record = Record(data={'a': 1}, created=1.0, touched=1.0)
     signed = CookieBackend([SECRET], timeouts, cookie)
     sealed = CookieBackend([SECRET], timeouts, cookie, encrypt=True)

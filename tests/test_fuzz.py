@@ -33,7 +33,7 @@ from pyramid.path import AssetResolver
 
 from sessiondemo.openapi import SPEC_ASSET
 
-from .conftest import PASSWORD, TestApp
+from .helpers import PASSWORD, TestApp, record_count
 
 PER_OPERATION = 12     # examples for each operation and page
 ANYTHING = 60          # examples of any method on any path
@@ -153,7 +153,7 @@ COOKIE_KINDS = ['frodo', 'frodo', 'frodo', 'mangled', 'garbage', 'none']
 TOKEN_KINDS = ['valid', 'valid', 'valid', 'random', 'none']
 
 
-def session_set_cookies(response, name='sid'):
+def granted_session_cookies(response, name='sid'):
     """Set-Cookie headers that give the client a session (not ones deleting it)."""
     return [h for h in response.headers.getall('Set-Cookie')
             if h.startswith(name + '=') and not h.startswith(name + '=;')
@@ -162,11 +162,6 @@ def session_set_cookies(response, name='sid'):
 
 def client_of(app):
     return TestApp(app, extra_environ={'HTTP_HOST': 'localhost', 'REMOTE_ADDR': '127.0.0.1'})
-
-
-def record_count(app):
-    store = getattr(app.registry.session_backend, 'store', None)
-    return None if store is None else store.count()
 
 
 def check_response(method, path, response):
@@ -204,7 +199,7 @@ def fuzz_settings(app_settings):
     body limit (cheap oversized bodies) and the login throttle out of the way
     (frodo must be able to log back in after the fuzzer's wrong passwords)."""
     return dict(app_settings, **{
-        'pyramid_openapi3.enable_response_validation': 'true',
+        'openapi.validate_responses': 'true',
         'http.max_body_bytes': '4096',
         'auth.max_failures': '1000000',
         'auth.max_failures_per_address': '0',
@@ -262,7 +257,7 @@ def test_fuzzed_requests_get_no_500_and_change_nothing_when_rejected(fuzz_settin
             code = response.json['error']['code']
         state['seen'][response.status_int, code] += 1
         if response.status_int >= 400:
-            assert not session_set_cookies(response), (method, path, response.headers)
+            assert not granted_session_cookies(response), (method, path, response.headers)
             after = baseline()
             assert after == before, (method, path, response.status, response.body[:300])
         else:

@@ -9,7 +9,7 @@ import pytest
 
 from realservers import RedisServer
 
-from .test_contract import assert_error
+from .helpers import assert_error
 
 TIMEOUT = 0.5
 

@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 from realservers import serving
 from sessiondemo import main
 
-from .conftest import PASSWORD
+from .helpers import PASSWORD
 
 EXAMPLES = 25           # per operation, for each generation mode
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -50,7 +50,7 @@ def live_server(app_settings):
     """The app under waitress on a free loopback port, responses checked against
     the document inside the app too, the login throttle out of frodo's way."""
     app = main({}, **dict(app_settings, **{
-        'pyramid_openapi3.enable_response_validation': 'true',
+        'openapi.validate_responses': 'true',
         'auth.max_failures': '1000000',
         'auth.max_failures_per_address': '0',
     }))

@@ -1,8 +1,7 @@
 """Managing one's sessions (http-api.md), on every store."""
 import hashlib
 
-from .conftest import PASSWORD
-from .test_contract import assert_error, is_server_side
+from .helpers import PASSWORD, assert_error, is_server_side
 
 NEW_PASSWORD = 'a brand new passphrase'
 

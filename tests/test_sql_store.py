@@ -7,10 +7,9 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from sessiondemo.scripts import initialize_db, purge
-from sessiondemo.sessions.core import Record
-from sessiondemo.sessions.sqlstore import make_store
+from sessiondemo.sessions.record import Record
 
-from .conftest import SECRET, Clock
+from .helpers import SECRET, Clock, build_store
 
 BOTH = pytest.mark.parametrize('store', ['sql-sqlite', 'sql-postgresql'])
 
@@ -61,9 +60,9 @@ def test_session_too_large_leaves_the_row_alone(testapp):
 
 
 def test_postgresql_gets_the_store_timeout_as_statement_timeout(postgresql_store_settings, clock):
-    store = make_store(dict(postgresql_store_settings, **{'session.store_timeout': '0.25'}),
-                       clock)
-    with store.engine.connect() as connection:
+    store = build_store('sql', dict(postgresql_store_settings,
+                                    **{'session.store_timeout': '0.25'}), clock)
+    with store.connection.engine.connect() as connection:
         assert connection.exec_driver_sql('SHOW statement_timeout').scalar() == '250ms'
     store.bind.dispose()
 

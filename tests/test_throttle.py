@@ -1,6 +1,5 @@
 """Login throttling, counted wherever the configured store puts it."""
-from .conftest import PASSWORD
-from .test_contract import assert_error
+from .helpers import PASSWORD, assert_error
 
 
 def fail(client, username='frodo', times=1):

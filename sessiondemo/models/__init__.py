@@ -9,26 +9,20 @@ from sqlalchemy import engine_from_config, event
 from sqlalchemy.orm import configure_mappers, sessionmaker
 
 from ..config import require
+from ..connections.sql import sqlite_pragmas
+from .login_failure import LoginFailure  # noqa: F401
 from .meta import Base, metadata  # noqa: F401
-from .user import User  # noqa: F401
+from .user import Identity, User  # noqa: F401
 
 configure_mappers()
-
-
-def _sqlite_pragmas(dbapi_connection, connection_record):
-    cursor = dbapi_connection.cursor()
-    # WAL lets the session store's own connection write while a request reads.
-    cursor.execute('PRAGMA journal_mode=WAL')
-    cursor.execute('PRAGMA busy_timeout=5000')
-    cursor.execute('PRAGMA foreign_keys=ON')
-    cursor.close()
 
 
 def get_engine(settings, prefix='sqlalchemy.'):
     require(settings, prefix + 'url')
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == 'sqlite':
-        event.listen(engine, 'connect', _sqlite_pragmas)
+        # WAL lets the session store's own connection write while a request reads.
+        event.listen(engine, 'connect', sqlite_pragmas(5000, foreign_keys=True))
     return engine
 
 

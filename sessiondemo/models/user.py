@@ -1,4 +1,5 @@
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from sqlalchemy import Column, DateTime, Integer, String, Unicode
 
@@ -7,6 +8,18 @@ from .meta import Base
 
 def _utcnow():
     return datetime.now(timezone.utc)
+
+
+class Identity(NamedTuple):
+    """Who is logged in: what every authenticated request needs, nothing more,
+    and the one shape in which the API shows a user. Views that change the
+    user load the ORM ``User`` through ``request.dbsession``."""
+    id: int
+    username: str
+    session_epoch: int
+
+    def as_json(self):
+        return {'id': self.id, 'username': self.username}
 
 
 class User(Base):
@@ -21,5 +34,6 @@ class User(Base):
     # stops authenticating when it is behind. The cookie store's only lever.
     session_epoch = Column(Integer, nullable=False, default=0, server_default='0')
 
-    def as_json(self):
-        return {'id': self.id, 'username': self.username}
+    @property
+    def identity(self):
+        return Identity(self.id, self.username, self.session_epoch)

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from pyramid.paster import get_appsettings, setup_logging
 
-from ..config import apply_environment
+from .. import config
 from ..models import get_engine
 
 
@@ -32,8 +32,9 @@ def parse_args(argv):
 def databases(settings):
     """The engines to migrate: the users database, and the sessions one if separate."""
     engines = [get_engine(settings)]
-    session_url = str(settings.get('session.sql.url') or '').strip()
-    if session_url and session_url != settings['sqlalchemy.url']:
+    app_settings = config.read(settings)
+    session_url = app_settings.session.sql_url
+    if session_url and session_url != app_settings.database_url:
         engines.append(get_engine({'sqlalchemy.url': session_url}))
     return engines
 
@@ -41,7 +42,7 @@ def databases(settings):
 def main(argv=sys.argv):
     args = parse_args(argv)
     setup_logging(args.config_uri)
-    settings = apply_environment(dict(get_appsettings(args.config_uri)))
+    settings = config.apply_environment(dict(get_appsettings(args.config_uri)))
     for engine in databases(settings):
         upgrade(engine)
         print(f'database at {engine.url.render_as_string(hide_password=True)} is up to date')

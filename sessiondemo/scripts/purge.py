@@ -11,8 +11,8 @@ import sys
 
 from pyramid.paster import get_appsettings, setup_logging
 
-from ..config import apply_environment
-from ..sessions import read_clock
+from .. import config
+from ..connections import Connections
 from ..sessions.sqlstore import make_store
 
 
@@ -25,8 +25,8 @@ def parse_args(argv):
 def main(argv=sys.argv):
     args = parse_args(argv)
     setup_logging(args.config_uri)
-    settings = apply_environment(dict(get_appsettings(args.config_uri)))
-    store = make_store(settings, read_clock(settings))
+    app_settings = config.read(config.apply_environment(dict(get_appsettings(args.config_uri))))
+    store = make_store(app_settings, Connections(app_settings))
     try:
         deleted = store.purge_expired()
     finally:

@@ -1,73 +1,60 @@
-"""The session factory, chosen by ``session.store``.
+"""Sessions: the factory chosen by ``session.store``, and where it is saved.
 
-The seam between the app and where sessions live is narrow: a server-side
-store implements ``load``, ``save``, ``touch``, ``delete``, ``purge_expired``
-and ``ping`` on store keys (see ``memory.MemoryStore``, the reference), and
-``ServerSideBackend`` does everything else the contract asks. The cookie store
-is a backend of its own because it keeps nothing on the server.
+The seam between the app and where sessions live is ``interfaces.py``: a
+server-side store implements ``interfaces.Store`` and ``ServerSideBackend``
+(serverside.py) does everything else the contract asks; the cookie store is a
+backend of its own (cookie.py) because it keeps nothing on the server. The
+session object is session.py, a user's own sessions management.py, and the
+save happens in tween.py.
 """
 import importlib
-import time
 
 from pyramid.tweens import MAIN
-from pyramid.util import DottedNameResolver
 
-from .. import config as cfg
-from .core import CookieSettings, ServerSideBackend, Timeouts
+from .cookies import SessionCookie
+from .management import user_sessions
+from .serverside import ServerSideBackend
 from .signing import Signer
 
-# store name -> module with make_store(settings, clock); imported only when chosen,
-# so the memory store needs neither redis-py nor a second database.
+# store name -> module with make_store(app_settings, connections); imported only
+# when chosen, so the memory store needs neither redis-py nor a second database.
 SERVER_SIDE_STORES = {
     'memory': 'sessiondemo.sessions.memory',
     'redis': 'sessiondemo.sessions.redisstore',
     'sql': 'sessiondemo.sessions.sqlstore',
 }
-STORES = ('memory', 'cookie', 'redis', 'sql')
 
 
-def read_clock(settings):
-    # Test seam: a callable returning Unix seconds, passed in the settings.
-    clock = settings.get('sessiondemo.clock') or time.time
-    return DottedNameResolver().maybe_resolve(clock)
+def make_store(app_settings, connections, name=None):
+    """The server-side store ``name`` (default: ``session.store``)."""
+    module = importlib.import_module(SERVER_SIDE_STORES[name or app_settings.session.store])
+    return module.make_store(app_settings, connections)
 
 
-def make_backend(settings):
-    store_name = cfg.as_choice(settings, 'session.store', 'memory', STORES)
-    secrets = cfg.secrets(settings)
-    idle = cfg.as_int(settings, 'session.idle_timeout', 1800, minimum=2)
-    timeouts = Timeouts(
-        idle=idle,
-        absolute=cfg.as_int(settings, 'session.absolute_timeout', 86400, minimum=1),
-        touch_interval=cfg.as_int(settings, 'session.touch_interval', 60, minimum=0),
-    )
-    cookie = CookieSettings(
-        name=str(settings.get('session.cookie_name', 'sid')).strip() or 'sid',
-        secure=cfg.as_bool(settings, 'session.cookie_secure', False),
-    )
-    clock = read_clock(settings)
-    # Read whatever the store, so a bad value fails now, not after a switch.
-    max_bytes = cfg.as_int(settings, 'session.max_bytes', 65536, minimum=256)
-    cfg.as_int(settings, 'session.memory.max_sessions', 100000, minimum=1)
-    cfg.as_float(settings, 'session.store_timeout', 1, minimum=0.01)
-    if store_name == 'cookie':
+def make_backend(app_settings, connections, store=None):
+    """The backend ``session.store`` names; ``store`` replaces the one it would make."""
+    settings = app_settings.session
+    cookie = SessionCookie(settings.cookie)
+    if settings.store == 'cookie':
         from .cookie import CookieBackend
-        return CookieBackend(secrets, timeouts, cookie, clock=clock,
-                             encrypt=cfg.as_bool(settings, 'session.cookie.encrypt', False))
-    store = settings.get('sessiondemo.store_instance')   # test seam: a shared store
+        return CookieBackend(settings.secrets, settings.timeouts, cookie,
+                             encrypt=settings.encrypt, clock=app_settings.clock)
     if store is None:
-        module = importlib.import_module(SERVER_SIDE_STORES[store_name])
-        store = module.make_store(settings, clock)
-    return ServerSideBackend(
-        store, Signer(secrets, 'session id'), timeouts, cookie, clock=clock,
-        max_bytes=max_bytes)
+        store = make_store(app_settings, connections)
+    return ServerSideBackend(store, Signer(settings.secrets, 'session id'), settings.timeouts,
+                             cookie, max_bytes=settings.max_bytes, clock=app_settings.clock)
 
 
 def includeme(config):
-    backend = config.registry.settings.get('sessiondemo.session_backend') \
-        or make_backend(config.get_settings())
-    config.registry.session_backend = backend
+    registry = config.registry
+    # Test seams: a whole backend, or a store shared with another app (two
+    # processes on one Redis, say).
+    backend = registry.settings.get('sessiondemo.session_backend') or make_backend(
+        registry.app_settings, registry.connections,
+        store=registry.settings.get('sessiondemo.store_instance'))
+    registry.session_backend = backend
+    registry.user_sessions = user_sessions(backend)
     config.set_session_factory(backend)
     # Below the exception view tween, so that errors while saving become
     # contract errors (503, 413) rather than escaping as a raw 500.
-    config.add_tween('sessiondemo.sessions.core.session_tween_factory', over=MAIN)
+    config.add_tween('sessiondemo.sessions.tween.session_tween_factory', over=MAIN)

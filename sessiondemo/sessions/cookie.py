@@ -17,8 +17,8 @@ import secrets
 import time
 
 from ..errors import SessionTooLarge
-from .core import (Record, Session, USERID_KEY, client_metadata, describe, handle_of,
-                   open_session, store_key)
+from .record import USERID_KEY, Record
+from .session import Session, open_session
 from .signing import Encrypter, Signer, b64decode, b64encode
 
 BROWSER_COOKIE_LIMIT = 4096
@@ -83,27 +83,6 @@ class CookieBackend:
 
     def ping(self):
         return True
-
-    # A user's sessions. Other cookies are out of reach: the server keeps no
-    # list of them. Revoking them works through the user's session epoch
-    # (security.py), which makes every cookie minted before it anonymous.
-    def list_sessions(self, request, user_id):
-        session = request.session
-        if session.sid is None:
-            return []
-        record = session.record
-        record.user_agent, record.ip = client_metadata(request)
-        return [describe(store_key(session.sid), record, True)]
-
-    def revoke(self, request, user_id, handle):
-        session = request.session
-        if session.sid and handle_of(store_key(session.sid)) == handle:
-            session.invalidate()
-            return True
-        return False
-
-    def revoke_others(self, request, user_id):
-        return 0      # not countable; the epoch bump has revoked them all
 
     def persist(self, request, response, session):
         now = self.clock()

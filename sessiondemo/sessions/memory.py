@@ -13,7 +13,8 @@ import threading
 import time
 from collections import OrderedDict
 
-from .core import CONFLICT, MISSING, REPLACED, Record
+from .interfaces import CONFLICT, MISSING, REPLACED
+from .record import Record
 
 
 class MemoryStore:
@@ -62,7 +63,7 @@ class MemoryStore:
     def touch(self, key, record, expires_at):
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None:
+            if entry is not None and entry[1] > self.clock():     # never revive the expired
                 # Only the touched time and the expiry: the data in the store may
                 # be newer than what this (read-only) request loaded.
                 stored = Record.from_json(entry[0])
@@ -86,7 +87,9 @@ class MemoryStore:
 
     def sessions_of(self, user_id):
         with self._lock:
-            blobs = [(key, self._entries[key][0]) for key in self._by_user.get(user_id, ())]
+            now = self.clock()
+            blobs = [(key, self._entries[key][0]) for key in self._by_user.get(user_id, ())
+                     if self._entries[key][1] > now]
         return [(key, Record.from_json(blob)) for key, blob in blobs]
 
     def _remove(self, key):
@@ -112,7 +115,6 @@ class MemoryStore:
         return True
 
 
-def make_store(settings, clock):
-    from ..config import as_int
-    return MemoryStore(max_sessions=as_int(settings, 'session.memory.max_sessions', 100000,
-                                           minimum=1), clock=clock)
+def make_store(app_settings, connections):
+    return MemoryStore(max_sessions=app_settings.session.memory_max_sessions,
+                       clock=app_settings.clock)

@@ -34,17 +34,9 @@ leaves its member behind (``delete`` is given no user); ``sessions_of`` prunes
 members whose session is gone. Needs Redis 7 (``PEXPIRE ... NX|GT``).
 """
 import math
-from urllib.parse import urlsplit, urlunsplit
 
-import redis
-from redis.backoff import NoBackoff
-from redis.cluster import RedisCluster
-from redis.exceptions import RedisError
-from redis.retry import Retry
-
-from .. import config as cfg
-from ..errors import StoreUnavailable
-from .core import CONFLICT, MISSING, REPLACED, Record
+from .interfaces import CONFLICT, MISSING, REPLACED
+from .record import Record
 
 # The stored value is JSON: {"t":<touched, 20 chars>,"r":<Record.to_json()>}.
 # JSON allows the spaces that pad the number, so the field has a fixed width and
@@ -108,18 +100,17 @@ def _escape_glob(text):
 class RedisStore:
     name = 'redis'
 
-    def __init__(self, client, prefix='sessiondemo:', clock=None, absolute=86400,
-                 cluster=False):
-        if '{' in prefix or '}' in prefix:
-            # Braces in the prefix would become the hash tag of every key.
-            raise cfg.SettingsError('session.redis.prefix: must not contain { or }')
-        self.client = client
+    def __init__(self, connection, prefix='sessiondemo:', clock=None, absolute=86400):
+        # The prefix has no braces (config.read_redis): they would become the
+        # hash tag of every key.
+        self.connection = connection          # connections.redis.RedisConnection
+        self.client = connection.client
         self.prefix = prefix
         self.clock = clock
         self.absolute = absolute
-        self.cluster = cluster
-        self._touch = client.register_script(TOUCH)
-        self._replace = client.register_script(REPLACE)
+        self._call = connection.call
+        self._touch = connection.register_script(TOUCH)
+        self._replace = connection.register_script(REPLACE)
 
     # Key names (see the module docstring for the hash tags).
     def session_key(self, key):
@@ -130,14 +121,6 @@ class RedisStore:
 
     def _ttl_ms(self, expires_at):
         return math.ceil((expires_at - self.clock()) * 1000)
-
-    def _call(self, method, *args, **kwargs):
-        # Every failure, a timeout included, is the store being unavailable:
-        # the request becomes a 503, never a 500 or a hang.
-        try:
-            return method(*args, **kwargs)
-        except (RedisError, OSError) as error:
-            raise StoreUnavailable() from error
 
     def load(self, key):
         value = self._call(self.client.get, self.session_key(key))
@@ -196,7 +179,7 @@ class RedisStore:
         if not keys:
             return []
         # Across slots on a cluster: redis-py splits the MGET per node.
-        mget = self.client.mget_nonatomic if self.cluster else self.client.mget
+        mget = self.client.mget_nonatomic if self.connection.cluster else self.client.mget
         values = self._call(mget, [self.session_key(k) for k in keys])
         found, gone = [], []
         for key, value in zip(keys, values):
@@ -222,35 +205,7 @@ class RedisStore:
                                                                         count=1000)))
 
 
-def make_client(url, timeout, cluster=False):
-    """A redis-py client whose every command gives up after ``timeout`` seconds."""
-    parts = urlsplit(url)
-    if parts.scheme.endswith('+cluster'):       # redis+cluster://host:port
-        cluster = True
-        url = urlunsplit(parts._replace(scheme=parts.scheme[:-len('+cluster')]))
-    options = dict(
-        socket_timeout=timeout, socket_connect_timeout=timeout,
-        # redis-py retries timeouts by default (with backoff): that would turn
-        # one store_timeout into several. One attempt, then a 503.
-        retry=Retry(NoBackoff(), 0),
-    )
-    if cluster:
-        return RedisCluster.from_url(url, **options)
-    return redis.Redis.from_url(url, **options)
-
-
-def make_store(settings, clock):
-    timeout = cfg.as_float(settings, 'session.store_timeout', 1, minimum=0.01)
-    url = str(settings.get('session.redis.url') or 'redis://127.0.0.1:6379/0').strip()
-    cluster = cfg.as_bool(settings, 'session.redis.cluster', False)
-    prefix = str(settings.get('session.redis.prefix', 'sessiondemo:')).strip()
-    try:
-        client = make_client(url, timeout, cluster)
-    except (RedisError, OSError) as error:
-        # The cluster client asks a node for the slot map when it is made.
-        raise StoreUnavailable() from error
-    except ValueError as error:
-        raise cfg.SettingsError(f'session.redis.url: {error}') from None
-    absolute = cfg.as_int(settings, 'session.absolute_timeout', 86400, minimum=1)
-    return RedisStore(client, prefix=prefix, clock=clock, absolute=absolute,
-                      cluster=isinstance(client, RedisCluster))
+def make_store(app_settings, connections):
+    session = app_settings.session
+    return RedisStore(connections.redis(), prefix=session.redis.prefix,
+                      clock=app_settings.clock, absolute=session.timeouts.absolute)

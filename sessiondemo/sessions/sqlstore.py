@@ -6,34 +6,16 @@ operation is exactly one statement: a read is one ``SELECT`` by key, a touch
 one ``UPDATE`` of ``touched``/``expires_at`` (not of the data, so it never
 clobbers a concurrent save), a save one ``INSERT ... ON CONFLICT DO UPDATE``.
 
-Why its own connection: the session is saved by a tween after pyramid_tm has
-committed the request's transaction, so the store can't ride on it. It uses
-``engine.begin()`` on an AUTOCOMMIT connection: each single statement is its own
-transaction, and no ``BEGIN``/``COMMIT`` round trips surround it.
-
-Timeouts (``session.store_timeout``): PostgreSQL gets ``connect_timeout`` and a
-server-side ``statement_timeout``, SQLite a busy timeout. A server that
-accepts bytes but never answers (a stopped process, whose kernel still
-acknowledges them) defeats both; ``Watchdog`` bounds that wait on the client.
-Every database error becomes ``StoreUnavailable`` (503).
+Its statements run through ``connections.sql.SqlConnection`` (shared with the
+login throttle): each on an autocommit connection of its own, since the session
+is saved after pyramid_tm has committed, bounded by ``session.store_timeout``,
+and every database error a 503.
 """
-import logging
-import math
-import socket
-import threading
-import time
-from contextlib import contextmanager
+from sqlalchemy import (Column, Float, MetaData, String, Table, Text, delete, func, select,
+                        text, update)
 
-from sqlalchemy import (Column, Float, MetaData, String, Table, Text, create_engine,
-                        delete, event, func, select, text, update)
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-
-from .. import config as cfg
-from ..errors import StoreUnavailable
-from .core import CONFLICT, MISSING, REPLACED, Record
-
-log = logging.getLogger(__name__)
+from .interfaces import CONFLICT, MISSING, REPLACED
+from .record import Record
 
 # Mirrors the migration; the migration is what creates it.
 sessions = Table(
@@ -48,113 +30,16 @@ sessions = Table(
     Column('ip', String(64), nullable=False),
 )
 
-UPSERT = {'postgresql': postgresql.insert, 'sqlite': sqlite.insert}
-
-
-class StatementTimeout(Exception):
-    pass
-
-
-class Watchdog:
-    """Shuts a connection's socket down when its statement outlives ``timeout``.
-
-    One thread for the whole store, armed and disarmed per statement under a
-    lock (a few microseconds, no thread per statement). The shutdown happens
-    while the lock is held, so once ``guard`` has left, the socket it guarded
-    is never touched again (its descriptor may be reused).
-    """
-
-    def __init__(self, timeout):
-        self.timeout = timeout
-        self._cond = threading.Condition()
-        self._armed = {}            # token -> (deadline, fd)
-        self._thread = None
-
-    @contextmanager
-    def guard(self, fd):
-        token = object()
-        with self._cond:
-            self._armed[token] = (time.monotonic() + self.timeout, fd)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name='sql-store-watchdog',
-                                                daemon=True)
-                self._thread.start()
-            elif len(self._armed) == 1:
-                self._cond.notify()     # it sleeps without a deadline; later ones can wait
-        fired = False
-        try:
-            yield
-        finally:
-            with self._cond:
-                fired = self._armed.pop(token, None) is None
-            if fired:
-                raise StatementTimeout(f'no answer within {self.timeout} s')
-
-    def _run(self):
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                for token, (deadline, fd) in list(self._armed.items()):
-                    if deadline <= now:
-                        del self._armed[token]
-                        self._shutdown(fd)
-                waits = [deadline for deadline, _ in self._armed.values()]
-                self._cond.wait(min(waits) - now if waits else None)
-
-    @staticmethod
-    def _shutdown(fd):
-        # The blocked read sees end-of-file and fails at once; the descriptor
-        # stays open (and owned by the driver) until the pool discards it.
-        try:
-            sock = socket.socket(fileno=fd)
-        except OSError:
-            return
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        finally:
-            sock.detach()
-
 
 class SqlStore:
     name = 'sql'
 
-    def __init__(self, engine, clock, timeout=1.0):
-        self.bind = engine          # to dispose of, when it is ours
-        # AUTOCOMMIT on this store's connections only (the engine may be shared).
-        self.engine = engine.execution_options(isolation_level='AUTOCOMMIT')
+    def __init__(self, connection, clock):
+        self.connection = connection          # connections.sql.SqlConnection
+        self.bind = connection.bind
         self.clock = clock
-        self._watchdog = Watchdog(timeout) if engine.dialect.name == 'postgresql' else None
-        if engine.dialect.name not in UPSERT:
-            raise cfg.SettingsError(
-                f'session.sql.url: unsupported database {engine.dialect.name!r} '
-                f'(sqlite or postgresql)')
-        self._insert = UPSERT[engine.dialect.name]
-
-    def _run(self, work):
-        """``work(connection)`` in its own connection; StoreUnavailable on any failure."""
-        for attempt in (1, 2):
-            try:
-                with self.engine.begin() as connection:
-                    if self._watchdog is None:
-                        return work(connection)
-                    with self._watchdog.guard(connection.connection.dbapi_connection.fileno()):
-                        return work(connection)
-            except DBAPIError as error:
-                # A pooled connection that died with a restarted server: the
-                # pool has discarded it; every statement here is idempotent, so
-                # try once more on a fresh one.
-                if attempt == 1 and error.connection_invalidated:
-                    continue
-                self._unavailable(error)
-            except (StatementTimeout, SQLAlchemyError, OSError) as error:
-                self._unavailable(error)
-
-    @staticmethod
-    def _unavailable(error):
-        log.warning('session store unavailable: %s', error)
-        raise StoreUnavailable() from error
+        self._run = connection.run
+        self._insert = connection.insert
 
     def load(self, key):
         query = select(sessions.c.data, sessions.c.touched).where(
@@ -201,7 +86,9 @@ class SqlStore:
         return self._run(work)
 
     def touch(self, key, record, expires_at):
-        statement = update(sessions).where(sessions.c.key == key).values(
+        # Only a live row: a touch never revives an expired one awaiting the purge.
+        statement = update(sessions).where(
+            sessions.c.key == key, sessions.c.expires_at > self.clock()).values(
             touched=record.touched, expires_at=expires_at)
         self._run(lambda connection: connection.execute(statement))
 
@@ -239,39 +126,5 @@ class SqlStore:
         return self._run(lambda connection: connection.execute(query).scalar_one())
 
 
-def _sqlite_pragmas(busy_ms):
-    def on_connect(dbapi_connection, connection_record):
-        cursor = dbapi_connection.cursor()
-        cursor.execute('PRAGMA journal_mode=WAL')     # readers don't block the writer
-        cursor.execute(f'PRAGMA busy_timeout={busy_ms}')
-        cursor.close()
-    return on_connect
-
-
-def make_engine(settings, timeout):
-    url = str(settings.get('session.sql.url') or '').strip()
-    shared = settings.get('dbengine')
-    if shared is not None and (not url or url == settings.get('sqlalchemy.url')):
-        return shared           # test seam: the users engine, our own connections
-    url = url or cfg.require(settings, 'sqlalchemy.url')
-    key = 'session.sql.url' if settings.get('session.sql.url') else 'sqlalchemy.url'
-    ms = max(1, int(timeout * 1000))
-    options = {'pool_timeout': timeout, 'pool_pre_ping': False}
-    if url.startswith('postgresql'):
-        options['connect_args'] = {
-            # libpq counts whole seconds (psycopg waits at least 2).
-            'connect_timeout': max(1, math.ceil(timeout)),
-            'options': f'-c statement_timeout={ms}',
-        }
-    try:
-        engine = create_engine(url, **options)
-    except (ArgumentError, ImportError) as error:
-        raise cfg.SettingsError(f'{key}: {error}') from None
-    if engine.dialect.name == 'sqlite':
-        event.listen(engine, 'connect', _sqlite_pragmas(ms))
-    return engine
-
-
-def make_store(settings, clock):
-    timeout = cfg.as_float(settings, 'session.store_timeout', 1, minimum=0.01)
-    return SqlStore(make_engine(settings, timeout), clock, timeout)
+def make_store(app_settings, connections):
+    return SqlStore(connections.sql(), app_settings.clock)

@@ -1,15 +1,13 @@
 """The JSON API of shared/spec/http-api.md (public views say so explicitly)."""
-from datetime import datetime, timezone
-
 from pyramid.csrf import get_csrf_token
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 from sqlalchemy import select
 
 from .. import accounts
-from ..ingress import json_object
 from ..models import User
 from ..security import log_in, log_out
+from . import iso
 
 PUBLIC = NO_PERMISSION_REQUIRED
 # The client's own key/values live at the top level of the session, each under
@@ -20,10 +18,6 @@ DATA_PREFIX = 'data:'
 
 def client_data(session):
     return {k[len(DATA_PREFIX):]: v for k, v in session.items() if k.startswith(DATA_PREFIX)}
-
-
-def iso(timestamp):
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
 
 
 @view_config(route_name='healthz', request_method='GET', renderer='json', permission=PUBLIC,
@@ -43,20 +37,20 @@ def csrf(request):
 @view_config(route_name='api_register', request_method='POST', renderer='json',
              permission=PUBLIC, openapi=True)
 def register(request):
-    username, password = accounts.read_credentials(json_object(request))
-    user = accounts.register(request, username, password)
+    body = request.validated
+    user = accounts.register(request, body['username'], body['password'])
     log_in(request, user)
     request.response.status = 201
-    return {'user': user.as_json()}
+    return {'user': user.identity.as_json()}
 
 
 @view_config(route_name='api_login', request_method='POST', renderer='json', permission=PUBLIC,
              openapi=True)
 def login(request):
-    username, password = accounts.read_credentials(json_object(request))
-    user = accounts.authenticate(request, username, password)
+    body = request.validated
+    user = accounts.authenticate(request, body['username'], body['password'])
     log_in(request, user)
-    return {'user': user.as_json()}
+    return {'user': user.identity.as_json()}
 
 
 @view_config(route_name='api_logout', request_method='POST', renderer='json', permission=PUBLIC,
@@ -81,8 +75,8 @@ def me(request):
 
 @view_config(route_name='api_users', request_method='GET', renderer='json', openapi=True)
 def users(request):
-    found = request.dbsession.scalars(select(User).order_by(User.id))
-    return {'users': [user.as_json() for user in found]}
+    rows = request.dbsession.execute(select(User.id, User.username).order_by(User.id))
+    return {'users': [{'id': id_, 'username': username} for id_, username in rows]}
 
 
 @view_config(route_name='api_session_data', request_method='GET', renderer='json', openapi=True)
@@ -93,7 +87,7 @@ def session_data(request):
 @view_config(route_name='api_session_data', request_method='PATCH', renderer='json', openapi=True)
 def patch_session_data(request):
     session = request.session
-    for key, value in json_object(request).items():
+    for key, value in request.validated.items():
         if value is None:
             session.pop(DATA_PREFIX + key, None)
         else:

@@ -43,18 +43,24 @@ def _submit(request, find_user):
     return HTTPSeeOther(location=safe_next(request.POST.get('next', '/')))
 
 
+def _credentials(request, fields, path):
+    # The rules of the JSON endpoint the form mirrors, from the document.
+    return request.registry.openapi.validate_input('POST', path, fields)
+
+
 def _authenticate(request, fields):
     try:
-        username, password = accounts.read_credentials(fields)
+        fields = _credentials(request, fields, '/api/login')
     except InvalidInput:
         # One answer for every failed login, bad input included: the form
         # tells nothing about which usernames could exist.
         raise InvalidCredentials() from None
-    return accounts.authenticate(request, username, password)
+    return accounts.authenticate(request, fields['username'], fields['password'])
 
 
 def _register(request, fields):
-    return accounts.register(request, *accounts.read_credentials(fields))
+    fields = _credentials(request, fields, '/api/register')
+    return accounts.register(request, fields['username'], fields['password'])
 
 
 @view_config(route_name='login', request_method='POST', renderer='../templates/login.jinja2',

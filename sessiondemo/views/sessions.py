@@ -1,18 +1,11 @@
 """A user's own sessions: list, revoke one, revoke the others, change password."""
-from datetime import datetime, timezone
-
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config
 
-from .. import accounts
-from ..errors import InvalidCredentials, InvalidInput, NotFound
-from ..ingress import json_object
+from ..errors import InvalidCredentials, NotFound
 from ..models import User
 from ..security import log_in, revoke_other_sessions
-
-
-def iso(timestamp):
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+from . import iso
 
 
 def current_user(request):
@@ -21,7 +14,7 @@ def current_user(request):
 
 
 def user_sessions(request):
-    rows = request.registry.session_backend.list_sessions(request, request.identity.id)
+    rows = request.registry.user_sessions.list(request, request.identity.id)
     return [dict(row, created_at=iso(row['created_at']), last_seen_at=iso(row['last_seen_at']))
             for row in rows]
 
@@ -33,8 +26,8 @@ def list_sessions(request):
 
 @view_config(route_name='api_session', request_method='DELETE', renderer='json', openapi=True)
 def revoke_session(request):
-    backend = request.registry.session_backend
-    if not backend.revoke(request, request.identity.id, request.matchdict['handle']):
+    sessions = request.registry.user_sessions
+    if not sessions.revoke(request, request.identity.id, request.matchdict['handle']):
         raise NotFound('No session of yours has that handle.')
     return {'revoked': 1}
 
@@ -46,15 +39,12 @@ def revoke_others(request):
 
 @view_config(route_name='api_password', request_method='POST', renderer='json', openapi=True)
 def change_password(request):
-    body = json_object(request)
-    current, new = body.get('current_password'), body.get('new_password')
-    if not isinstance(current, str):
-        raise InvalidInput('current_password is required.')
-    accounts.validate_password(new, 'new_password')
+    body = request.validated
+    hasher = request.registry.password_hasher
     user = current_user(request)
-    if not request.registry.password_hasher.verify(current, user.password_hash):
+    if not hasher.verify(body['current_password'], user.password_hash):
         raise InvalidCredentials('The current password is wrong.')
-    user.password_hash = request.registry.password_hasher.hash(new)
+    user.password_hash = hasher.hash(body['new_password'])
     revoke_other_sessions(request, user)
     # This session continues, under a new id (and keeps its data).
     log_in(request, user, keep_data=True)

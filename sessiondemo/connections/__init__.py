@@ -1,0 +1,34 @@
+"""One way to reach a store's server.
+
+The session store and the login throttle that share a server share its client
+or engine, its timeouts and its outage handling (a 503 ``store_unavailable``):
+``Connections`` makes each at most once per app, when first asked for.
+"""
+from . import redis as redis_connection, sql as sql_connection
+
+
+class Connections:
+    def __init__(self, app_settings, users_engine=None):
+        self._settings = app_settings
+        self._users_engine = users_engine
+        self._redis = None
+        self._sql = None
+
+    def redis(self):
+        """The ``RedisConnection`` on ``session.redis.url``."""
+        if self._redis is None:
+            self._redis = redis_connection.connect(self._settings.session)
+        return self._redis
+
+    def sql(self):
+        """The ``SqlConnection`` on ``session.sql.url`` (default: the users database)."""
+        if self._sql is None:
+            self._sql = sql_connection.connect(self._settings.session,
+                                               self._settings.database_url, self._users_engine)
+        return self._sql
+
+
+def includeme(config):
+    # After .config and .models: the settings and the users engine.
+    config.registry.connections = Connections(config.registry.app_settings,
+                                              config.registry.get('dbengine'))

@@ -1,0 +1,59 @@
+"""Reaching Redis (one server or a Redis Cluster) for the session store and the
+login throttle: one redis-py client, one timeout, one outage wrapper.
+
+Every command gives up after ``session.store_timeout`` and is tried once: past
+it, or on any other failure, the store is unavailable (503), never a 500 or a
+hang. redis-py retries timeouts by default, with backoff, which would turn one
+store timeout into several.
+"""
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from ..config import SettingsError
+from ..errors import StoreUnavailable
+
+
+class RedisConnection:
+    def __init__(self, client):
+        self.client = client
+        self.cluster = isinstance(client, RedisCluster)
+
+    def call(self, method, *args, **kwargs):
+        """``method(*args, **kwargs)``, any failure (a timeout included) a 503."""
+        try:
+            return method(*args, **kwargs)
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable() from error
+
+    def register_script(self, source):
+        return self.client.register_script(source)
+
+
+def make_client(url, timeout, cluster=False):
+    """A redis-py client whose every command gives up after ``timeout`` seconds."""
+    parts = urlsplit(url)
+    if parts.scheme.endswith('+cluster'):       # redis+cluster://host:port
+        cluster = True
+        url = urlunsplit(parts._replace(scheme=parts.scheme[:-len('+cluster')]))
+    options = dict(socket_timeout=timeout, socket_connect_timeout=timeout,
+                   retry=Retry(NoBackoff(), 0))
+    if cluster:
+        return RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, **options)
+
+
+def connect(session_settings):
+    settings = session_settings.redis
+    try:
+        client = make_client(settings.url, session_settings.store_timeout, settings.cluster)
+    except (RedisError, OSError) as error:
+        # The cluster client asks a node for the slot map when it is made.
+        raise StoreUnavailable() from error
+    except ValueError as error:
+        raise SettingsError(f'session.redis.url: {error}') from None
+    return RedisConnection(client)

@@ -1,0 +1,113 @@
+"""Reaching a SQL database (SQLite or PostgreSQL) for the session store and the
+login throttle: one engine, one outage wrapper, one upsert.
+
+Why connections of their own, not the request's transaction: the session is
+saved by a tween after pyramid_tm has committed the request's transaction, and
+a failed login's count must survive the rollback of its 401. So every
+statement runs on an AUTOCOMMIT connection (``run``): each one is its own
+transaction, with no ``BEGIN``/``COMMIT`` round trips around it.
+
+Timeouts (``session.store_timeout``): PostgreSQL gets ``connect_timeout`` and a
+server-side ``statement_timeout``, SQLite a busy timeout, and a ``Watchdog``
+bounds a server that never answers. Every database error becomes
+``StoreUnavailable`` (503).
+"""
+import logging
+import math
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+from ..config import SettingsError
+from ..errors import StoreUnavailable
+from .watchdog import StatementTimeout, Watchdog
+
+log = logging.getLogger(__name__)
+
+# INSERT ... ON CONFLICT, per dialect: the one upsert every SQL counter and store uses.
+UPSERT = {'postgresql': postgresql.insert, 'sqlite': sqlite.insert}
+
+
+def sqlite_pragmas(busy_ms, foreign_keys=False):
+    """A connect listener: WAL (readers don't block the writer) and a busy timeout."""
+    def on_connect(dbapi_connection, connection_record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute('PRAGMA journal_mode=WAL')
+        cursor.execute(f'PRAGMA busy_timeout={int(busy_ms)}')
+        if foreign_keys:
+            cursor.execute('PRAGMA foreign_keys=ON')
+        cursor.close()
+    return on_connect
+
+
+class SqlConnection:
+    """An engine whose statements run in ``run``: autocommit, bounded, 503 on failure."""
+
+    def __init__(self, engine, timeout=1.0, key='session.sql.url'):
+        if engine.dialect.name not in UPSERT:
+            raise SettingsError(f'{key}: unsupported database '
+                                f'{engine.dialect.name!r} (sqlite or postgresql)')
+        self.bind = engine          # to dispose of, when it is ours
+        # AUTOCOMMIT on these connections only (the engine may be the users').
+        self.engine = engine.execution_options(isolation_level='AUTOCOMMIT')
+        self.insert = UPSERT[engine.dialect.name]
+        self._watchdog = Watchdog(timeout) if engine.dialect.name == 'postgresql' else None
+
+    def run(self, work):
+        """``work(connection)`` on a connection of its own; StoreUnavailable on any failure."""
+        for attempt in (1, 2):
+            try:
+                with self.engine.begin() as connection:
+                    if self._watchdog is None:
+                        return work(connection)
+                    with self._watchdog.guard(connection.connection.dbapi_connection.fileno()):
+                        return work(connection)
+            except DBAPIError as error:
+                # A pooled connection that died with a restarted server: the
+                # pool has discarded it; every statement run here is idempotent
+                # or an upsert, so try once more on a fresh one.
+                if attempt == 1 and error.connection_invalidated:
+                    continue
+                self._unavailable(error)
+            except (StatementTimeout, SQLAlchemyError, OSError) as error:
+                self._unavailable(error)
+
+    @staticmethod
+    def _unavailable(error):
+        log.warning('store unavailable: %s', error)
+        raise StoreUnavailable() from error
+
+
+def make_engine(url, timeout, key='session.sql.url'):
+    """An engine for a store on ``url`` whose every wait is bounded by ``timeout``."""
+    ms = max(1, int(timeout * 1000))
+    options = {'pool_timeout': timeout, 'pool_pre_ping': False}
+    if url.startswith('postgresql'):
+        options['connect_args'] = {
+            # libpq counts whole seconds (psycopg waits at least 2).
+            'connect_timeout': max(1, math.ceil(timeout)),
+            'options': f'-c statement_timeout={ms}',
+        }
+    try:
+        engine = create_engine(url, **options)
+    except (ArgumentError, ImportError) as error:
+        raise SettingsError(f'{key}: {error}') from None
+    if engine.dialect.name == 'sqlite':
+        event.listen(engine, 'connect', sqlite_pragmas(ms))
+    return engine
+
+
+def connect(session_settings, users_url, users_engine=None):
+    """The SQL connection the session store and the throttle share: on
+    ``session.sql.url``, or on the users database when that is not set (the
+    users engine itself when one is given, with connections of our own)."""
+    url = session_settings.sql_url
+    timeout = session_settings.store_timeout
+    if users_engine is not None and (not url or url == users_url):
+        return SqlConnection(users_engine, timeout)
+    url = url or users_url
+    if not url:
+        raise SettingsError('sqlalchemy.url: required setting is missing')
+    key = session_settings.sql_url_key
+    return SqlConnection(make_engine(url, timeout, key), timeout, key)

@@ -1,0 +1,117 @@
+"""What several test modules share that is not a fixture: constants, the
+controllable clock, the WebTest client, and small assertions.
+
+Fixtures live in ``conftest.py`` and come by name; everything here is imported
+(``from .helpers import ...``), so no test module imports another.
+"""
+import json
+import time
+import uuid
+
+import webtest
+
+from sessiondemo import config
+from sessiondemo.connections import Connections
+from sessiondemo.sessions import make_store
+
+SECRET = 'test-secret-0123456789abcdef0123456789abcdef'
+OLD_SECRET = 'old-secret-0123456789abcdef0123456789abcdef'
+PASSWORD = 'correct horse battery staple'
+
+# Every store the contract suite runs against (conftest.STORE_FIXTURES says
+# which fixture gives each one's settings), and those that keep sessions on the
+# server.
+STORES = ['memory', 'cookie', 'cookie-encrypted', 'redis', 'redis-cluster', 'sql-sqlite',
+          'sql-postgresql']
+SERVER_SIDE = {'memory', 'redis', 'redis-cluster', 'sql-sqlite', 'sql-postgresql'}
+
+
+class Clock:
+    """Unix time that only moves when a test says so."""
+
+    def __init__(self, start=None):
+        self.now = float(int(start if start is not None else time.time()))
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+def fresh_prefix():
+    # Tests share a server; a prefix of their own keeps their keys apart
+    # (on a cluster too, where FLUSHDB would have to visit every node).
+    return f'test-{uuid.uuid4().hex[:12]}:'
+
+
+def is_server_side(store):
+    return store in SERVER_SIDE
+
+
+def assert_error(response, status, code):
+    """The contract's error shape: ``{"error": {"code", "message"}}``, nothing else."""
+    assert response.status_int == status, response.body
+    assert response.content_type == 'application/json'
+    assert set(response.json) == {'error'}
+    assert response.json['error']['code'] == code
+    assert isinstance(response.json['error']['message'], str) and response.json['error']['message']
+    assert b'Traceback' not in response.body
+
+
+def session_set_cookies(response, name='sid'):
+    """Every Set-Cookie header for the session cookie, deletions included."""
+    return [h for h in response.headers.getall('Set-Cookie') if h.startswith(name + '=')]
+
+
+def record_count(app):
+    """Session records in a server-side store; None for the cookie store."""
+    store = getattr(app.registry.session_backend, 'store', None)
+    return None if store is None else store.count()
+
+
+NO_BODY = object()
+
+
+class TestApp(webtest.TestApp):
+    """WebTest with the contract's CSRF handling and a few helpers."""
+
+    __test__ = False        # a client, not a test class, wherever it is imported
+
+    def csrf_token(self):
+        return self.get('/api/csrf').json['csrf_token']
+
+    def api(self, method, path, body=NO_BODY, status=None, csrf=True, headers=None):
+        """A JSON request; unsafe methods carry a CSRF token unless ``csrf=False``."""
+        method, headers = method.upper(), dict(headers or {})
+        if csrf and method not in ('GET', 'HEAD'):
+            headers.setdefault('X-CSRF-Token', self.csrf_token())
+        kwargs = {'headers': headers, 'status': status, 'expect_errors': status is None}
+        if method in ('GET', 'HEAD'):
+            return getattr(self, method.lower())(path, **kwargs)
+        if body is not NO_BODY:
+            kwargs.update(params=json.dumps(body), content_type='application/json')
+        return getattr(self, method.lower())(path, **kwargs)
+
+    def register(self, username='frodo', password=PASSWORD, status=201):
+        return self.api('POST', '/api/register', {'username': username, 'password': password},
+                        status=status)
+
+    def login(self, username='frodo', password=PASSWORD, status=200):
+        return self.api('POST', '/api/login', {'username': username, 'password': password},
+                        status=status)
+
+    def logout(self, status=200):
+        return self.api('POST', '/api/logout', status=status)
+
+    def session_cookie(self, name='sid'):
+        return self.cookies.get(name)
+
+
+def build_store(name, settings, clock):
+    """The server-side store ``name`` (memory, redis, sql) made as the app makes
+    it from ``settings`` (a settings dict; ``dbengine`` in it is the users
+    engine), on the controllable ``clock``."""
+    app_settings = config.read(dict({'session.secrets': SECRET}, **settings,
+                                    **{'sessiondemo.clock': clock}))
+    return make_store(app_settings, Connections(app_settings, settings.get('dbengine')), name)
