@@ -175,13 +175,6 @@ def elapse(stores):
     return stores.elapse
 
 
-def with_gap(kinds, reason):
-    """KINDS, with the stores that do not keep this promise yet marked as a
-    strict xfail: the day one is fixed, its XPASS fails until the mark goes."""
-    return [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=reason))
-            if k in kinds else k for k in KINDS]
-
-
 # Records --------------------------------------------------------------------
 
 def new_key():
@@ -307,9 +300,6 @@ def test_touch_never_revives_a_deleted_session(store, clock, elapse):
     assert store.count() == 0                   # not even a husk of a record
 
 
-@pytest.mark.parametrize('kind', with_gap(
-    {'memory', 'sql-sqlite', 'sql-postgresql'},
-    'touch() moves the expiry of a record that expired but is not yet swept or purged'))
 def test_touch_never_revives_an_expired_session(store, clock, elapse):
     key = new_key()
     put(store, key, record(clock), clock() + 10)
@@ -441,8 +431,6 @@ def test_sessions_of_forgets_a_deleted_session(store, clock):
     assert store.sessions_of(7) == []
 
 
-@pytest.mark.parametrize('kind', with_gap(
-    {'memory'}, 'sessions_of() lists expired records until they are swept'))
 def test_sessions_of_leaves_out_expired_sessions(store, clock, elapse):
     short, long = new_key(), new_key()
     put(store, short, record(clock), clock() + 10)
