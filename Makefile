@@ -36,7 +36,7 @@ system-deps:
 test: system-deps $(VENV)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## Benchmarks: every store and its peers, the ten rows of the spec, one report
+## Benchmarks: every store and its peers, rows 1 to 11 of the spec, one report
 ## (benchmarks/results/<run>/report.md and report.html). About 15 minutes.
 bench: system-deps $(VENV)/.installed
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

@@ -12,7 +12,9 @@ import requests
 from realservers import ChildProcess, ServerError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-THREADS = 4          # waitress's default, written down so the report can name it
+# Every app the runner serves with waitress (ours, the Pyramid peers, the bare app)
+# gets these: waitress's defaults, written down so all match and the report names them.
+WAITRESS = {'threads': 4, 'connection_limit': 100}
 
 
 def venv_script(name):
@@ -31,12 +33,17 @@ def child_env(**extra):
     return env
 
 
-def write_ini(path, settings, port, threads=THREADS):
+def waitress_args():
+    """WAITRESS as command-line options, for the peers' own launchers."""
+    return [f'--{key.replace("_", "-")}={value}' for key, value in WAITRESS.items()]
+
+
+def write_ini(path, settings, port):
     """An ini for pserve: the instrumented app with ``settings`` on 127.0.0.1:port."""
     lines = ['[app:main]', 'use = call:benchmarks.instrumented:main']
     lines += [f'{key} = {value}' for key, value in settings.items()]
-    lines += ['', '[server:main]', 'use = egg:waitress#main', f'listen = 127.0.0.1:{port}',
-              f'threads = {threads}', '']
+    lines += ['', '[server:main]', 'use = egg:waitress#main', f'listen = 127.0.0.1:{port}']
+    lines += [f'{key} = {value}' for key, value in WAITRESS.items()] + ['']
     # Warnings only; waitress's "task queue depth" is the load we mean to apply.
     lines += ['[loggers]', 'keys = root, queue', '[handlers]', 'keys = console',
               '[formatters]', 'keys = plain', '[logger_root]', 'level = WARNING',

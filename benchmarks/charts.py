@@ -102,9 +102,18 @@ def draw(results, out_dir):
     tax = _figures(results, 'tax')
     labels = list(tax)
     charts['10'] = [_bars(os.path.join(out_dir, 'row10_session_tax.png'),
-                          'Row 10: session tax = read req/s / public req/s (wrk, same server)',
-                          'ratio', labels, [('tax', [tax[l]['tax'] for l in labels])],
-                          fmt='{:.2f}')]
+                          'Row 10: session tax = 1 − read req/s ÷ public req/s '
+                          '(wrk, same server; lower is better)',
+                          '%', labels, [('session tax', [tax[l]['tax_percent'] for l in labels])],
+                          fmt='{:.0f} %')]
+
+    overhead = _figures(results, 'overhead')
+    labels = list(overhead)
+    charts['11'] = [_bars(os.path.join(out_dir, 'row11_framework_overhead.png'),
+                          'Row 11: req/s ÷ a bare Pyramid app\'s under the same waitress '
+                          '(wrk; 1.00 = the floor)', 'ratio', labels,
+                          [(f'{kind} ÷ bare', [overhead[l][f'{kind}_over_bare'] for l in labels])
+                           for kind in ('public', 'read')], fmt='{:.2f}')]
     return charts
 
 

@@ -1,8 +1,9 @@
-"""Load generators: locust for the scenarios, wrk for the session tax.
+"""Load generators: locust for the scenarios, wrk for the session tax and the floor.
 
 Locust (FastHttpUser) is the scenario driver, but on a small machine it takes
-CPU from the server it measures; the session tax (row 10) is therefore measured
-with wrk, whose own CPU use is recorded beside the figure. Every run is bounded
+CPU from the server it measures; the session tax (row 10) and the framework
+overhead (row 11, against a bare Pyramid app) are therefore measured with wrk,
+whose own CPU use is recorded beside the figure. Every run is bounded
 by its duration plus a grace period, and is stopped by its pid if it overstays.
 """
 import csv
@@ -24,6 +25,10 @@ CLASS_OF = {'reader': 'ReaderUser', 'writer': 'WriterUser', 'churn': 'ChurnUser'
 KEY_REQUEST = {'reader': 'reader: GET /api/me', 'writer': 'writer: PATCH /api/session/data',
                'churn': 'churn: cycle (6 requests)', 'anonymous': 'anonymous: all requests',
                'mix': 'mix: all requests'}
+
+
+class NothingMeasured(RuntimeError):
+    """A locust run ended before one key request of a scenario was answered."""
 
 
 def run_bounded(args, timeout, log_path, env=None, tick=None):
@@ -68,7 +73,8 @@ def read_locust_csv(path, scenarios):
     for scenario in scenarios:
         row = rows.get(KEY_REQUEST[scenario])
         if row is None:
-            raise RuntimeError(f'{path}: no {KEY_REQUEST[scenario]!r} row: nothing was measured')
+            raise NothingMeasured(f'{path}: no {KEY_REQUEST[scenario]!r} row: nothing was '
+                                  'measured')
         mine = [r for name, r in rows.items() if name.startswith(scenario + ':')]
         figures[scenario] = {
             'key_request': KEY_REQUEST[scenario],
@@ -85,6 +91,7 @@ def read_locust_csv(path, scenarios):
 
 # --- wrk ---------------------------------------------------------------------
 WRK_LUA = 'wrk.method = "GET"\nwrk.headers["Cookie"] = "{cookie}"\n'
+WRK_CONNECTIONS = 8         # well under waitress's connection_limit: none waits to connect
 
 
 def wrk_once(url, script, duration, connections, log_path, server_pid):
@@ -124,27 +131,64 @@ def wrk_once(url, script, duration, connections, log_path, server_pid):
             'server_cpu_share': server_cpu / wall}
 
 
-def session_tax(target, cookie_header, repeats, duration, work_dir, connections=8,
-                read_path='/api/me', public_path='/api/csrf', tick=None):
-    """Median requests/s of the authenticated read and of the public endpoint, interleaved."""
+def write_cookie_script(work_dir, cookie_header=None):
+    """A wrk script sending ``cookie_header`` as the Cookie header (none when None)."""
     script = os.path.join(work_dir, 'cookie.lua')
     with open(script, 'w') as lua:
-        lua.write(WRK_LUA.format(cookie=cookie_header.replace('"', '\\"')))
+        lua.write(WRK_LUA.format(cookie=cookie_header.replace('"', '\\"')) if cookie_header
+                  is not None else 'wrk.method = "GET"\n')
+    return script
+
+
+def wrk_medians(base_url, paths, server_pid, script, repeats, duration, work_dir,
+                connections=WRK_CONNECTIONS, tick=None):
+    """wrk on each of ``paths`` (``{kind: path}``) in turn, ``repeats`` times
+    interleaved so drift hits them alike; the median req/s of each and its runs."""
     log = os.path.join(work_dir, 'wrk.log')
-    runs = {'read': [], 'public': []}
+    runs = {kind: [] for kind in paths}
     for repeat in range(repeats):
-        for kind, path in (('public', public_path), ('read', read_path)):
+        for kind, path in paths.items():
             if tick:
                 tick(f'wrk {kind} {repeat + 1}/{repeats}')
-            runs[kind].append(wrk_once(target.base_url + path, script, duration, connections,
-                                       log, target.app.pid))
-    read = statistics.median(run['rps'] for run in runs['read'])
-    public = statistics.median(run['rps'] for run in runs['public'])
+            runs[kind].append(wrk_once(base_url + path, script, duration, connections, log,
+                                       server_pid))
+    medians = {kind: statistics.median(run['rps'] for run in kind_runs)
+               for kind, kind_runs in runs.items()}
+    return medians, runs
+
+
+def wrk_settings(repeats, duration, connections=WRK_CONNECTIONS):
+    return f'wrk (1 thread, {connections} connections, {duration} s x {repeats})'
+
+
+def session_tax(target, cookie_header, repeats, duration, work_dir, read_path='/api/me',
+                public_path='/api/csrf', tick=None):
+    """Median requests/s of the authenticated read and of the public endpoint, interleaved.
+
+    ``retained`` is read / public; the session tax is what is lost, 1 - retained,
+    as a percentage (lower is better).
+    """
+    script = write_cookie_script(work_dir, cookie_header)
+    rps, runs = wrk_medians(target.base_url, {'public': public_path, 'read': read_path},
+                            target.app.pid, script, repeats, duration, work_dir, tick=tick)
+    retained = rps['read'] / rps['public']
     return {
-        'generator': f'wrk (1 thread, {connections} connections, {duration} s x {repeats})',
+        'generator': wrk_settings(repeats, duration),
         'read_path': read_path, 'public_path': public_path,
-        'read_rps': read, 'public_rps': public, 'tax': read / public,
+        'read_rps': rps['read'], 'public_rps': rps['public'],
+        'retained': retained, 'tax_percent': 100 * (1 - retained),
         'wrk_cpu_share': statistics.median(r['wrk_cpu_share'] for r in runs['read']),
         'server_cpu_share': statistics.median(r['server_cpu_share'] for r in runs['read']),
         'runs': runs,
     }
+
+
+def floor(app, path, repeats, duration, work_dir, tick=None):
+    """Median requests/s of the bare Pyramid app's one view: row 11's denominator."""
+    script = write_cookie_script(work_dir)
+    rps, runs = wrk_medians(app.base_url, {'bare': path}, app.pid, script, repeats, duration,
+                            work_dir, tick=tick)
+    return {'generator': wrk_settings(repeats, duration), 'path': path, 'rps': rps['bare'],
+            'wrk_cpu_share': statistics.median(r['wrk_cpu_share'] for r in runs['bare']),
+            'server_cpu_share': statistics.median(r['server_cpu_share'] for r in runs['bare']),
+            'runs': runs}

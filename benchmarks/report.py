@@ -5,10 +5,13 @@ import os
 
 from . import charts, rows
 
+SUMMARY = 'Session tax and framework overhead'
+
 
 def notes(results):
     """How the figures were taken: read from the run, so they can't drift from it."""
     run, s = results['run'], results['run']['settings']
+    waitress, floor = run.get('waitress', {}), results.get('floor', {})
     source = results.get('source') or {'commit': 'unknown', 'uncommitted_changes': []}
     app_settings = next((f['settings'] for f in results['targets'].values()
                          if isinstance(f.get('settings'), dict) and 'error' not in f['settings']),
@@ -27,26 +30,43 @@ def notes(results):
         'Versions: ' + ', '.join(f'{k} {v}' for k, v in results['versions'].items()) + '.',
         f'App settings that change figures, read from the running app: '
         + ', '.join(f'`{k} = {v}`' for k, v in app_settings.items())
-        + f'; waitress `threads = {s.get("threads", 4)}` (peers too). bcrypt rounds are '
-          'lowered from the production 12 to 4 for the benchmarks, so logins (churn, probes) '
-          'cost about a millisecond of hashing instead of about a quarter second.',
+        + '; waitress ' + ', '.join(f'`{k} = {v}`' for k, v in waitress.items())
+        + ' for every app it serves (the Pyramid peers and the bare app too). bcrypt rounds '
+          'are lowered from the production 12 to 4 for the benchmarks, so logins (churn, '
+          'probes) cost about a millisecond of hashing instead of about a quarter second; the '
+          'peers hash at the same rounds.',
         f'Locust: FastHttpUser, closed loop (no wait), {s["users"]} users per scenario, '
         f'{s["duration"]} s per scenario'
-        + (', all five scenarios side by side in one locust process (quick mode)'
+        + (', a target\'s scenarios side by side in one locust process (quick mode)'
            if run['mode'] == 'quick' else ', each scenario alone') +
         '. Locust shares the machine with the server, so its req/s are lower than the '
         'server can do; the session tax is therefore measured with wrk.',
         f'Session tax: wrk, 1 thread, 8 connections, {s["tax_duration"]} s per run, the public '
         f'endpoint and the read interleaved {s["tax_repeats"]} times; each req/s is the median '
-        'of its runs and the tax is the ratio of the two medians of the same run against the '
-        'same server process. The wrk CPU column is wrk\'s own CPU use over the run '
+        'of its runs; "retained" is the ratio of the two medians (read ÷ public) of the same '
+        'server process and the session tax is 1 − retained, as a percentage (lower is '
+        'better). The wrk CPU column is wrk\'s own CPU use over the run '
         '(100 % = one core) beside the server\'s. The public endpoint is GET /api/csrf: '
         'GET /healthz pings the store (a Redis PING or a SQL SELECT 1), so it is not free '
         'of the store; /api/csrf reads only its own CSRF cookie and loads no session. Both '
         'are sent the same Cookie header.',
-        'sessiondemo\'s GET /api/me also loads the user row (SQLite) to check the session '
-        'epoch (revocation); the peers keep the username in the session and load nothing, '
-        'so part of sessiondemo\'s tax is that lookup, not the store.',
+        'Framework overhead (row 11): a bare Pyramid app (one JSON view returning a '
+        'constant, benchmarks/peers/bare_pyramid.py) under the same waitress settings, '
+        'measured with the same wrk settings alone on the machine before and after the '
+        'targets; each target\'s public and read req/s from row 10 are divided by the median '
+        'of those runs'
+        + (f' ({floor["rps"]:.0f} req/s).' if floor.get('rps') else '.'),
+        'The peers run the reader, writer, churn and mix scenarios (not the anonymous one: '
+        'it needs the HTML pages). Like sessiondemo they take the same JSON requests, check '
+        'a CSRF token from its own cookie in X-CSRF-Token on every unsafe request (the '
+        'Pyramid peers with Pyramid\'s CookieCSRFStoragePolicy, express-session by hand), '
+        'mint it on GET /api/csrf, hash (register) and verify (login) passwords with bcrypt '
+        'at the same rounds, and start a new session on login. Unlike sessiondemo they have '
+        'no users database (any username logs in with the benchmark password, checked '
+        'against one hash), no revocation or session epoch, no per-user session index, no '
+        'request validation and no login throttle: the session holds the username and '
+        'GET /api/me returns it. sessiondemo\'s read may also check the user (its session '
+        'epoch) in the users database; part of its tax is that check, not the store.',
         f'Rows 1, 5 and 7: {s["clients"]} clients each. Row 2: {s["sessions"]} sessions made '
         'by logging in, the RSS / store growth scaled to 10,000; the expiry waves run on an '
         'app with a 2 s idle timeout. Round trips: the mean over '
@@ -54,7 +74,8 @@ def notes(results):
         'a touch (the touch interval adds one round trip at most once per interval).',
         'The benchmark apps are sessiondemo unchanged, served by pserve from a generated '
         'ini with `use = call:benchmarks.instrumented:main`, which adds only the '
-        'GET /__bench__/stats path (record counts, SQL statement counter, RSS).',
+        'GET /__bench__/stats path (record counts, SQL statement and Redis round-trip '
+        'counters, RSS) and GET /__bench__/gc (a collection before memory readings).',
     ]
     if run['mode'] == 'quick':
         lines.insert(0, '**Quick mode**: a smoke run for CI with tiny durations and counts, '
@@ -66,11 +87,16 @@ def notes(results):
 def tax_summary(results):
     out = []
     for name, figures in results['targets'].items():
-        tax = figures.get('tax')
+        tax, overhead = figures.get('tax'), figures.get('overhead')
         if isinstance(tax, dict) and 'error' not in tax:
-            out.append(f'{figures["label"]}: {tax["tax"]:.2f} '
-                       f'({tax["read_rps"]:.0f} / {tax["public_rps"]:.0f} req/s; '
-                       f'{tax["generator"]}, wrk CPU {tax["wrk_cpu_share"] * 100:.0f} %)')
+            line = (f'{figures["label"]}: session tax {tax["tax_percent"]:.0f} % (retained '
+                    f'{tax["retained"]:.2f} = {tax["read_rps"]:.0f} / {tax["public_rps"]:.0f} '
+                    f'req/s')
+            if isinstance(overhead, dict) and 'error' not in overhead:
+                line += (f'; ÷ bare Pyramid: public {overhead["public_over_bare"]:.2f}, '
+                         f'read {overhead["read_over_bare"]:.2f}')
+            out.append(line + f'; {tax["generator"]}, wrk CPU '
+                              f'{tax["wrk_cpu_share"] * 100:.0f} %)')
         else:
             out.append(f'{figures["label"]}: not measured')
     return out
@@ -104,7 +130,7 @@ def write_report(results, out_dir):
     results['notes'] = notes(results)
     md = ['# Session stores: the material\'s claims, measured', '']
     md += [f'- {line}' for line in results['notes']] + ['']
-    md += ['## Session tax, in one line per target', '']
+    md += [f'## {SUMMARY}, in one line per target', '']
     md += [f'- {line}' for line in results['tax_summary']] + ['']
     page = ['<!doctype html><meta charset="utf-8"><title>Session stores, measured</title>',
             '<style>body{font-family:sans-serif;max-width:72em;margin:auto}'
@@ -112,7 +138,7 @@ def write_report(results, out_dir):
             'padding:3px 6px;font-size:90%}img{max-width:100%}</style>',
             '<h1>Session stores: the material\'s claims, measured</h1><ul>']
     page += [f'<li>{html.escape(line)}</li>' for line in results['notes']]
-    page += ['</ul><h2>Session tax, in one line per target</h2><ul>']
+    page += [f'</ul><h2>{SUMMARY}, in one line per target</h2><ul>']
     page += [f'<li>{html.escape(line)}</li>' for line in results['tax_summary']] + ['</ul>']
     for number, row in results['rows'].items():
         md += [f'## Row {number}: {row["claim"]}', '', f'Measured as: {row["measured_as"]}', '']
@@ -124,9 +150,9 @@ def write_report(results, out_dir):
         for image in images.get(number, []):
             md += [f'![row {number}]({image})', '']
             page.append(f'<p><img src="{image}" alt="row {number}"></p>')
-    md += ['## Closing note: the session tax of every store and peer', '']
+    md += [f'## Closing note: {SUMMARY.lower()} of every store and peer', '']
     md += [f'- {line}' for line in results['tax_summary']] + ['']
-    page += ['<h2>Closing note: the session tax of every store and peer</h2><ul>']
+    page += [f'<h2>Closing note: {SUMMARY.lower()} of every store and peer</h2><ul>']
     page += [f'<li>{html.escape(line)}</li>' for line in results['tax_summary']] + ['</ul>']
     md += ['Raw locust CSV: `locust/`; every figure: `results.json`.', '']
     page.append('<p>Raw locust CSV: <code>locust/</code>; every figure: '

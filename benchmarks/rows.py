@@ -1,4 +1,4 @@
-"""The ten rows of shared/spec/benchmarks.md, each turned into a table from results.
+"""Rows 1 to 11 of shared/spec/benchmarks.md, each turned into a table from results.
 
 Every cell is computed from the run's figures; a figure that does not apply to
 a target says why ("n/a: ..."), and a probe that failed shows its error.
@@ -8,7 +8,9 @@ CLAIMS = [
      'of N logged-in clients, how many are still logged in after an app restart'),
     ('2', 'memory: "causes memory leaks as more and more memory is used"',
      'app RSS and store size per 10,000 live sessions; whether expired sessions are '
-     'reclaimed when new ones keep coming'),
+     'reclaimed when new ones keep coming. RSS is read after a full garbage collection '
+     '(Python\'s gc.collect(), node\'s gc()), the median of three readings before and '
+     'after; a growth within the readings\' spread is "not measurable", not a figure'),
     ('3', 'memory: "good for development" / cache: "another server to set up"',
      'what has to run besides the app (listed, not timed)'),
     ('4', 'cache: "quick lookups"; database: "slower than the memory cache", '
@@ -30,8 +32,16 @@ CLAIMS = [
      'with the signing secret known, can a client forge a session for another user? can a '
      'copied cookie be replayed after logout?'),
     ('10', 'session tax',
-     'throughput of the authenticated read divided by the same server\'s throughput on a '
-     'public endpoint that touches no session (GET /api/csrf), measured with wrk'),
+     '1 − (throughput of the authenticated read GET /api/me ÷ the same server\'s '
+     'throughput on a public endpoint that touches no session, GET /api/csrf), as a '
+     'percentage: lower is better. Measured with wrk; "retained" is the ratio itself'),
+    ('11', '(ours) framework overhead',
+     'the public endpoint\'s (GET /api/csrf) and the authenticated read\'s (GET /api/me) '
+     'throughput, as measured for row 10, ÷ the throughput of a bare Pyramid app\'s one '
+     'JSON view (a constant: no session, no security policy, no CSRF) under the same '
+     'waitress settings, measured with the same wrk settings in the same run, alone, before '
+     'and after the targets (the median of all those runs). 1.00 is the floor; the peers '
+     'are measured the same way'),
 ]
 
 NA_PEER = 'n/a: peer'
@@ -66,10 +76,17 @@ def restart_survival(t):
                                  frac(r['valid_after_restart'], r['clients'])], 3)
 
 
+def app_rss(size):
+    if size['app_rss_per_10k'] is not None:
+        return mib(size['app_rss_per_10k'])
+    return (f'not measurable (changed {size["app_rss_growth_bytes"] / 1024:+.0f} KiB, '
+            f'readings ±{size["app_rss_noise_bytes"] / 1024:.0f} KiB)')
+
+
 def size_per_10k_sessions(t):
     head = ['sessions made', 'app RSS per 10k', 'store bytes per 10k',
             'records after waves 1/2/3', 'expired reclaimed without purge']
-    size = cells(t, 'size', lambda s: [s['sessions_created'], mib(s['app_rss_per_10k']),
+    size = cells(t, 'size', lambda s: [s['sessions_created'], app_rss(s),
                                        mib(s['store_bytes_per_10k'])], 3)
     if t['kind'] == 'peer':
         return head, size + [NA_PEER, NA_PEER]
@@ -91,7 +108,8 @@ def what_must_run(t):
 def throughput_and_latency(t, scenario):
     def make(s):
         if scenario not in s:
-            return ['n/a'] * 5
+            return ['n/a: the peer serves no HTML pages' if t['kind'] == 'peer' else 'n/a',
+                    '', '', '', '']
         f = s[scenario]
         return [f'{f["rps"]:.0f}', f'{f["p50_ms"]:.0f}', f'{f["p95_ms"]:.0f}',
                 f'{f["p99_ms"]:.0f}', f'{f["failures"]}/{f["requests"]}']
@@ -159,10 +177,26 @@ def forging_and_replay(t):
 
 def session_tax(t):
     def make(x):
-        return [f'{x["read_rps"]:.0f}', f'{x["public_rps"]:.0f}', f'{x["tax"]:.2f}',
-                f'{x["wrk_cpu_share"] * 100:.0f} %', f'{x["server_cpu_share"] * 100:.0f} %']
-    return ['read req/s', 'public req/s', 'tax (read/public)', 'wrk CPU',
-            'server CPU'], cells(t, 'tax', make, 5)
+        return [f'{x["read_rps"]:.0f}', f'{x["public_rps"]:.0f}', f'{x["tax_percent"]:.0f} %',
+                f'{x["retained"]:.2f}', f'{x["wrk_cpu_share"] * 100:.0f} %',
+                f'{x["server_cpu_share"] * 100:.0f} %']
+    return ['read req/s', 'public req/s', 'session tax (1 − read/public)',
+            'retained (read/public)', 'wrk CPU', 'server CPU'], cells(t, 'tax', make, 6)
+
+
+def framework_overhead(t):
+    def make(o):
+        return [f'{o["public_rps"]:.0f}', f'{o["public_over_bare"]:.2f}',
+                f'{o["read_rps"]:.0f}', f'{o["read_over_bare"]:.2f}']
+    return ['public req/s', 'public ÷ bare', 'read req/s', 'read ÷ bare'], \
+        cells(t, 'overhead', make, 4)
+
+
+def floor_row(results):
+    """The bare app's own line at the top of row 11: the 1.00 every ratio divides by."""
+    bare = results.get('floor', {}).get('rps')
+    figure = 'not measured' if bare is None else f'{bare:.0f}'
+    return ['bare Pyramid app (one JSON view)', figure, '1.00' if bare else '', '', '']
 
 
 def scenario(name):
@@ -189,7 +223,8 @@ TABLES = [('1', None, restart_survival),
           ('7', None, store_flush_restart),
           ('8', None, cookie_bytes),
           ('9', None, forging_and_replay),
-          ('10', None, session_tax)]
+          ('10', None, session_tax),
+          ('11', None, framework_overhead)]
 
 
 def build(results):
@@ -202,5 +237,7 @@ def build(results):
             head, values = maker(dict(figures, name=name))
             header = ['target'] + head
             body.append([figures['label']] + [str(v) for v in values])
+        if maker is framework_overhead:
+            body.insert(0, floor_row(results))
         rows[number]['tables'].append({'title': title, 'header': header, 'rows': body})
     return rows

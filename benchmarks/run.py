@@ -12,6 +12,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import statistics
 import sys
 import threading
 import time
@@ -23,9 +24,9 @@ from sqlalchemy import create_engine, text
 from realservers import PostgresServer, free_port
 
 from . import load, probes
-from .apps import REPO
+from .apps import REPO, WAITRESS
 from .machine import machine, source, versions
-from .peers.targets import NODE_DIR, NODE_PEERS, PYRAMID_PEERS, node_available
+from .peers.targets import NODE_DIR, NODE_PEERS, PYRAMID_PEERS, bare_app, node_available
 from .progress import Progress
 from .targets import STORE_TARGETS
 
@@ -100,12 +101,15 @@ def make_targets(args, run_dir, context):
     return [cls(run_dir, context) for cls in classes]
 
 
-def plan_seconds(targets, s):
+def plan_seconds(targets, s, quick):
     """A rough plan for the progress line: load runs exactly, probes estimated."""
-    per_store = len(SCENARIOS) * (s['duration'] + 3) + 4 * s['tax_repeats'] * s['tax_duration']
-    per_store += s['sessions'] / 250 + 15
-    per_peer = s['duration'] + 3 + 4 * s['tax_repeats'] * s['tax_duration'] + s['sessions'] / 600
-    return sum(per_store if t.kind == 'store' else per_peer for t in targets) + 3 * 3 + 10
+    def per_target(target):
+        batches = 1 if quick else len(target.scenarios)
+        seconds = batches * (s['duration'] + 3) + 4 * s['tax_repeats'] * s['tax_duration']
+        return seconds + (s['sessions'] / 250 + 15 if target.kind == 'store' else
+                          s['sessions'] / 600)
+    floor = 2 * (s['tax_repeats'] * (s['tax_duration'] + 0.3) + 2)
+    return sum(per_target(t) for t in targets) + 3 * 3 + 10 + floor
 
 
 def guarded(results, key, work):
@@ -150,20 +154,32 @@ def measure_target(target, s, quick, run_dir, progress):
     result = {'label': target.label, 'kind': target.kind}
     csv_dir = os.path.join(run_dir, 'locust')
     os.makedirs(csv_dir, exist_ok=True)
-    scenarios = SCENARIOS if target.kind == 'store' else ['reader']
+    scenarios = [name for name in SCENARIOS if name in target.scenarios]
     # Quick mode runs the scenarios side by side in one locust (one start-up);
     # the full run gives each scenario the machine to itself.
     batches = [scenarios] if quick else [[name] for name in scenarios]
     result['scenarios'] = {}
+    def run_locust(batch, prefix):
+        try:
+            return load.locust(target, batch, s['users'], s['duration'], prefix,
+                               tick=lambda _: progress.tick())
+        except load.NothingMeasured:
+            if not quick:
+                raise
+            # A busy machine can spend a quick run's few seconds on start-up and
+            # registration alone; once more, longer, before calling it an error.
+            return load.locust(target, batch, s['users'], 3 * s['duration'], prefix + '-again',
+                               tick=lambda _: progress.tick())
+
     for batch in batches:
         progress.step(target.label, f'locust {"+".join(batch)}', s['duration'] + 3)
         prefix = os.path.join(csv_dir, f'{target.name}-{"+".join(batch)}')
-        guarded(result, 'scenarios_' + '+'.join(batch), lambda: result['scenarios'].update(
-            load.locust(target, batch, s['users'], s['duration'], prefix,
-                        tick=lambda _: progress.tick())))
+        guarded(result, 'scenarios_' + '+'.join(batch),
+                lambda: result['scenarios'].update(run_locust(batch, prefix)))
     steps = [
         ('anonymous', 'anonymous requests create no session', 2,
          lambda: probes.anonymous_sessions(target)),
+        ('checks', 'CSRF and password checks', 1, lambda: probes.request_checks(target)),
         ('round_trips', 'store round trips per request', 3,
          lambda: probes.round_trips(target, s['roundtrip_repeats'])),
         ('tax', 'session tax with wrk', 2 * s['tax_repeats'] * (s['tax_duration'] + 0.3),
@@ -197,6 +213,39 @@ def session_tax(target, s, progress):
                             s['tax_duration'], work_dir, tick=progress.tick)
 
 
+def measure_floor(run_dir, s, progress, when):
+    """Row 11's denominator: the bare Pyramid app under wrk, alone, as row 10 measures."""
+    progress.step('bare Pyramid app', f'wrk on one JSON view ({when})',
+                  s['tax_repeats'] * (s['tax_duration'] + 0.3) + 2)
+    app = bare_app(run_dir)
+    work_dir = os.path.join(os.path.dirname(app.log_path), 'wrk')
+    os.makedirs(work_dir, exist_ok=True)
+    with app:                  # started, and stopped by its pid on the way out
+        return load.floor(app, app.ready_path, s['tax_repeats'], s['tax_duration'], work_dir,
+                          tick=progress.tick)
+
+
+def framework_overhead(results):
+    """Row 11 per target: its public endpoint's and its read's req/s (row 10's wrk
+    runs) over the bare app's, the floor measured before and after the targets."""
+    floors = [results['floor'][when] for when in ('before', 'after')]
+    failed = [f['error'] for f in floors if 'error' in f]
+    bare = statistics.median([run['rps'] for f in floors if 'error' not in f
+                              for run in f['runs']['bare']]) if len(failed) < 2 else None
+    results['floor']['rps'] = bare
+    for figures in results['targets'].values():
+        tax = figures.get('tax')
+        if bare is None:
+            figures['overhead'] = {'error': f'bare app: {failed[0]}'}
+        elif not isinstance(tax, dict) or 'error' in tax:
+            figures['overhead'] = {'error': 'no row 10 figures to divide'}
+        else:
+            figures['overhead'] = {
+                'bare_rps': bare, 'public_rps': tax['public_rps'], 'read_rps': tax['read_rps'],
+                'public_over_bare': tax['public_rps'] / bare,
+                'read_over_bare': tax['read_rps'] / bare}
+
+
 def reproduce_command(argv):
     if not argv:
         return 'make bench'
@@ -221,20 +270,25 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, interrupted)
     context = Context()
     targets = make_targets(args, run_dir, context)
-    progress = Progress(plan_seconds(targets, s) / (QUICK_PARALLEL if args.quick else 1))
+    progress = Progress(plan_seconds(targets, s, args.quick) /
+                        (QUICK_PARALLEL if args.quick else 1))
     results = {'run': {'id': run_id, 'mode': 'quick' if args.quick else 'full',
                        'command': reproduce_command(argv), 'settings': s,
+                       'waitress': WAITRESS,
                        'started': time.strftime('%Y-%m-%d %H:%M:%S %z')},
                'source': source(REPO),
                'machine': dict(machine(), load_average_start=[round(x, 2)
                                                                for x in os.getloadavg()]),
                'versions': versions(NODE_DIR, node=any(t.name in NODE_PEERS for t in targets)),
-               'targets': {t.name: {'label': t.label, 'kind': t.kind} for t in targets}}
+               'targets': {t.name: {'label': t.label, 'kind': t.kind} for t in targets},
+               'floor': {}}
     try:
         for target in targets:
             progress.step(target.label, 'starting what the store needs', 2)
             target.start_store()
         expiry_phase(targets, s, progress, results['targets'])
+        guarded(results['floor'], 'before', lambda: measure_floor(run_dir, s, progress,
+                                                                  'before the targets'))
 
         def run_target(target):
             progress.step(target.label, 'starting the app', 2)
@@ -257,6 +311,9 @@ def main(argv=None):
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
+        guarded(results['floor'], 'after', lambda: measure_floor(run_dir, s, progress,
+                                                                 'after the targets'))
+        framework_overhead(results)
     finally:
         for target in targets:
             target.stop()
@@ -267,6 +324,8 @@ def main(argv=None):
     paths = write_report(results, run_dir)
     errors = [(name, key) for name, figures in results['targets'].items()
               for key, value in figures.items() if isinstance(value, dict) and 'error' in value]
+    errors += [('bare Pyramid app', when) for when, value in results['floor'].items()
+               if isinstance(value, dict) and 'error' in value]
     progress.done(f'report: {paths["md"]}\n        html: {paths["html"]}')
     if errors:
         print(f'errors in {len(errors)} figures: {errors}', file=sys.stderr)

@@ -55,6 +55,7 @@ class Target:
     cookie_name = 'sid'
     server_side = True
     needs_register = True      # peers accept any username; sessiondemo needs a user
+    scenarios = ('reader', 'writer', 'churn', 'anonymous', 'mix')      # of the locustfile
     redis = None               # a RedisServer when the target has one of its own
 
     def __init__(self, run_dir, context):
@@ -100,6 +101,11 @@ class Target:
     def rss_bytes(self, app=None):
         import psutil
         return psutil.Process((app or self.app).pid).memory_info().rss
+
+    def collect_garbage(self, app=None):
+        """A full collection in the app before a memory reading: every app the
+        runner starts answers ``GET /__bench__/gc`` (node only with --expose-gc)."""
+        get_json((app or self.app).base_url + '/__bench__/gc')
 
     def store_bytes(self):
         if self.redis is not None:
@@ -188,7 +194,7 @@ class StoreTarget(Target):
         return self.stats(app)['records']
 
     def rss_bytes(self, app=None):
-        return self.stats(app)['rss_bytes']
+        return get_json((app or self.app).base_url + '/__bench__/stats?counters')['rss_bytes']
 
     def settings_report(self):
         return self.stats()['settings']
@@ -209,7 +215,9 @@ class StoreTarget(Target):
         secrets_ = [self.context.secret]
         forged = []
         for epoch in range(3):       # the victim's session epoch is a small counter
-            record = Record(data={'auth.userid': victim['id'], 'auth.epoch': epoch},
+            # What a login puts in the session: the user's id, name and epoch.
+            record = Record(data={'auth.userid': victim['id'], 'auth.username': victim['username'],
+                                  'auth.epoch': epoch},
                             created=now, touched=now, user_id=victim['id'])
             value = CookieBackend(secrets_, Timeouts(), SessionCookie(CookieSettings())).encode(
                 secrets.token_urlsafe(16), record)

@@ -1,10 +1,11 @@
 """The benchmark runner's quick mode, end to end, against real servers.
 
-It starts redis-server, PostgreSQL, the app under pserve on every store and the
-Pyramid peers, exactly as ``make bench`` does, only with tiny durations and
-counts; then checks that the report holds every row of shared/spec/benchmarks.md
-for every store, that the charts were drawn, and that the figures that do not
-depend on the machine's speed say what each store is known to do.
+It starts redis-server, PostgreSQL, the app under pserve on every store, the
+Pyramid peers and the bare Pyramid app, exactly as ``make bench`` does, only with
+tiny durations and counts; then checks that the report holds every row of
+shared/spec/benchmarks.md it measures (1 to 11) for every store and peer, that
+the charts were drawn, and that the figures that do not depend on the machine's
+speed say what each store is known to do.
 """
 import json
 import os
@@ -15,10 +16,11 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STORES = ['memory', 'cookie', 'redis', 'sql-sqlite', 'sql-postgresql']
-ROWS = [str(n) for n in range(1, 11)]
+PEERS = ['peer-pyramid-signedcookie', 'peer-pyramid-session-redis']   # quick mode's peers
+ROWS = [str(n) for n in range(1, 12)]
 CHARTS = ['row1_restart.png', 'row2_size.png', 'row4_throughput.png',
           'row4_read_latency.png', 'row4_round_trips.png', 'row5_second_process.png',
-          'row8_cookie_bytes.png', 'row10_session_tax.png']
+          'row8_cookie_bytes.png', 'row10_session_tax.png', 'row11_framework_overhead.png']
 
 
 @pytest.fixture(scope='module')
@@ -36,8 +38,15 @@ def quick_run(tmp_path_factory):
         return out, json.load(figures)
 
 
-def labels(results):
-    return {name: results['targets'][name]['label'] for name in STORES}
+def labels(results, names=STORES):
+    return {name: results['targets'][name]['label'] for name in names}
+
+
+def table(results, row, title_start=None):
+    """{label: cells} of one table of a row (the first, or the one whose title starts so)."""
+    found = [t for t in results['rows'][row]['tables']
+             if title_start is None or (t['title'] or '').startswith(title_start)]
+    return {cells[0]: cells[1:] for cells in found[0]['rows']}
 
 
 class TestReport:
@@ -135,9 +144,76 @@ class TestFiguresThatDoNotDependOnSpeed:
             assert anonymous['session_cookies_set'] == 0, store
             assert anonymous['records_created'] in (0, None), store
 
-    def test_session_tax_is_a_ratio_measured_by_wrk(self, quick_run):
+    def test_session_tax_is_one_minus_read_over_public_as_a_percentage(self, quick_run):
         _, results = quick_run
-        for store in STORES:
-            tax = results['targets'][store]['tax']
+        for name in STORES + PEERS:
+            tax = results['targets'][name]['tax']
             assert tax['generator'].startswith('wrk')
-            assert 0 < tax['tax'] == pytest.approx(tax['read_rps'] / tax['public_rps'])
+            assert 0 < tax['retained'] == pytest.approx(tax['read_rps'] / tax['public_rps'])
+            assert tax['tax_percent'] == pytest.approx(100 * (1 - tax['retained']))
+        header = results['rows']['10']['tables'][0]['header']
+        assert 'session tax (1 − read/public)' in header and 'retained (read/public)' in header
+        # "tax" names the percentage only: the one-line summary prints it as such.
+        for line in results['tax_summary']:
+            assert ' session tax ' in line and '% (retained ' in line, line
+
+
+class TestFrameworkOverhead:
+    """Row 11: every store and peer against a bare Pyramid app, in the same run."""
+
+    def test_the_bare_app_was_measured_before_and_after_the_targets(self, quick_run):
+        _, results = quick_run
+        floor = results['floor']
+        for when in ('before', 'after'):
+            assert floor[when]['generator'] == results['targets']['memory']['tax']['generator']
+            assert floor[when]['rps'] > 0
+        assert floor['rps'] > 0
+
+    def test_row_11_divides_public_and_read_by_the_bare_app(self, quick_run):
+        _, results = quick_run
+        bare = results['floor']['rps']
+        for name in STORES + PEERS:
+            overhead, tax = results['targets'][name]['overhead'], results['targets'][name]['tax']
+            assert overhead['public_over_bare'] == pytest.approx(tax['public_rps'] / bare)
+            assert overhead['read_over_bare'] == pytest.approx(tax['read_rps'] / bare)
+        cells = table(results, '11')
+        assert cells['bare Pyramid app (one JSON view)'][:2] == [f'{bare:.0f}', '1.00']
+        for label in labels(results, STORES + PEERS).values():
+            assert float(cells[label][1]) > 0 and float(cells[label][3]) > 0, label
+
+    def test_row_11_is_in_the_markdown_and_the_page_with_its_chart(self, quick_run):
+        out, results = quick_run
+        markdown = (out / 'report.md').read_text()
+        section = markdown.split('\n## Row 11: ')[1]
+        assert '](row11_framework_overhead.png)' in section
+        for label in labels(results, STORES + PEERS).values():
+            assert f'| {label} |' in section
+        page = (out / 'report.html').read_text()
+        assert '<h2>Row 11:' in page and 'src="row11_framework_overhead.png"' in page
+
+
+class TestPeers:
+    """The peers run what they can serve, so writes and logins compare too."""
+
+    def test_peers_run_the_writer_churn_and_mix_scenarios_without_failures(self, quick_run):
+        _, results = quick_run
+        for peer in PEERS:
+            scenarios = results['targets'][peer]['scenarios']
+            for scenario in ('reader', 'writer', 'churn', 'mix'):
+                assert scenarios[scenario]['requests'] > 0, (peer, scenario)
+                assert scenarios[scenario]['failures'] == 0, (peer, scenario)
+                assert scenarios[scenario]['all_requests_failures'] == 0, (peer, scenario)
+
+    def test_row_4_shows_the_peers_writes_and_logins(self, quick_run):
+        _, results = quick_run
+        for title in ('session write', 'login/logout churn'):
+            cells = table(results, '4', title)
+            for label in labels(results, PEERS).values():
+                assert float(cells[label][0]) > 0, (title, label)       # req/s
+
+    def test_every_target_refuses_a_missing_csrf_token_and_a_wrong_password(self, quick_run):
+        _, results = quick_run
+        for name in STORES + PEERS:
+            checks = results['targets'][name]['checks']
+            assert checks['login_without_csrf_token'] == 403, name
+            assert checks['login_with_wrong_password'] == 401, name
