@@ -15,7 +15,8 @@ requires = [
     'psycopg[binary]>=3.1.18',
     'plaster_pastedeploy>=1.0',
     'openapi-spec-validator>=0.7',      # checks openapi.yaml once at start-up
-    'openapi-schema-validator>=0.6',    # OAS 3.0 validators, built once per operation
+    'jsonschema-rs>=0.20',              # request validators, compiled once per operation
+    'openapi-schema-validator>=0.6',    # OAS 3.0 response checks (tests turn them on)
     'jsonschema>=4.18',
     'PyYAML>=6.0',
 ]

@@ -4,32 +4,67 @@ A tween below the exception view tween, before routing, CSRF (which may read a
 form body), the session or any view:
 - an oversized body costs nothing but its headers and gets 413 ``request_too_large``;
 - a ``Cookie`` header with a value that is not UTF-8 would make WebOb raise on
-  the first read of *any* cookie (a 500 from a garbage cookie); such values are
-  dropped, and the client is simply anonymous.
+  the first read of *any* cookie (a 500 from a garbage cookie); such a value is
+  dropped, alone;
+- a form body that WebOb cannot parse gets 400 ``invalid_input`` (a page for
+  HTML), not the 500 of whichever reader met it first.
 """
 from pyramid.tweens import EXCVIEW, MAIN
 
-from .errors import RequestTooLarge
+from webob.cookies import RequestCookies
+
+from .errors import InvalidInput, RequestTooLarge
 
 
 def drop_undecodable_cookies(request):
+    header = request.environ.get('HTTP_COOKIE', '')
+    if header.isascii() and '\\' not in header:
+        # Plain ASCII with no escapes (every cookie this app sets): nothing in
+        # it can fail to decode, and parsing it here would cost more than all
+        # the rest of a public request's checks.
+        return
     try:
         dict(request.cookies)
         return
-    except UnicodeDecodeError:
+    except UnicodeError:
         pass
-    kept = []
-    for pair in request.environ.get('HTTP_COOKIE', '').split(';'):
-        try:
-            pair.encode('latin-1').decode('utf-8')   # PEP 3333: header text is latin-1
-        except UnicodeError:
-            continue
-        kept.append(pair.strip())
-    request.environ['HTTP_COOKIE'] = '; '.join(kept)
+    # Each pair on its own: a bad one goes, the session and CSRF cookies beside
+    # it stay (else anyone able to set one cookie could keep a user logged out).
+    request.environ['HTTP_COOKIE'] = '; '.join(
+        pair.strip() for pair in header.split(';') if _decodes(pair))
+
+
+def _decodes(pair):
     try:
-        dict(request.cookies)
-    except UnicodeDecodeError:       # an escaped value that decodes badly: drop them all
-        request.environ['HTTP_COOKIE'] = ''
+        dict(RequestCookies({'HTTP_COOKIE': pair}))
+    except UnicodeError:        # bytes that are not UTF-8, raw or \\ooo-escaped
+        return False
+    return True
+
+
+FORM_TYPES = ('application/x-www-form-urlencoded', 'multipart/form-data')
+
+
+def check_form(request):
+    """A form body WebOb cannot parse is the client's 400, wherever it would
+    be read (CSRF reads the form of every unsafe request without a token
+    header, pages read theirs, even a ``DELETE`` of a static file): WebOb
+    raises ``ValueError`` on a multipart body without a valid boundary,
+    ``DeprecationWarning`` on a charset other than UTF-8, ``LookupError`` on
+    an unknown one, ``binascii.Error`` on a bad base64 part. It is parsed here
+    once (WebOb keeps what it parsed for every later read)."""
+    if request.content_type not in FORM_TYPES:
+        return
+    try:
+        form = request.POST
+    except OSError:             # a temporary file for a large part: ours
+        raise
+    except Exception:           # anything else comes from the client's bytes
+        raise InvalidInput('The form in the request body cannot be read.') from None
+    if not all(isinstance(value, str) for value in form.values()):
+        # A file part: no form of this app takes one, and every reader
+        # (CSRF's included) expects text.
+        raise InvalidInput('The form in the request body holds a file.')
 
 
 def ingress_tween_factory(handler, registry):
@@ -47,6 +82,9 @@ def ingress_tween_factory(handler, registry):
             if len(body) > limit:
                 raise RequestTooLarge()
             request.body = body
+        content_type = request.environ.get('CONTENT_TYPE')
+        if content_type and not content_type.startswith('application/json'):
+            check_form(request)     # a JSON body, or none, skips it
         return handler(request)
     return ingress_tween
 

@@ -1,23 +1,41 @@
+"""The URL map, and which routes' views use the users database."""
+
+# Only requests for these open a pyramid_tm transaction (models.needs_transaction):
+# every other request, an authenticated read included, never touches the users
+# database. A view elsewhere that asks for request.dbsession fails loudly (no
+# transaction) instead of every request paying for one.
+USERS_DB_ROUTES = {'api_register', 'api_login', 'api_users', 'api_password',
+                   'api_revoke_others', 'login', 'register', 'sessions_revoke_others'}
+
+
 def includeme(config):
+    patterns = {}
+
+    def add_route(name, pattern):
+        patterns[name] = pattern
+        config.add_route(name, pattern)
+
     config.add_static_view('static', 'static', cache_max_age=3600)
-    config.add_route('healthz', '/healthz')
-    config.add_route('api_csrf', '/api/csrf')
-    config.add_route('api_openapi', '/api/openapi.json')
-    config.add_route('api_register', '/api/register')
-    config.add_route('api_login', '/api/login')
-    config.add_route('api_logout', '/api/logout')
-    config.add_route('api_me', '/api/me')
-    config.add_route('api_users', '/api/users')
-    config.add_route('api_session_data', '/api/session/data')
-    config.add_route('api_greet', '/api/greet')
-    config.add_route('home', '/')
-    config.add_route('login', '/login')
-    config.add_route('register', '/register')
-    config.add_route('logout', '/logout')
-    config.add_route('api_sessions', '/api/sessions')
-    config.add_route('api_revoke_others', '/api/sessions/revoke-others')
-    config.add_route('api_session', '/api/sessions/{handle}')
-    config.add_route('api_password', '/api/password')
-    config.add_route('sessions', '/sessions')
-    config.add_route('sessions_revoke_others', '/sessions/revoke-others')
-    config.add_route('session_revoke', '/sessions/{handle}/revoke')
+    add_route('healthz', '/healthz')
+    add_route('api_csrf', '/api/csrf')
+    add_route('api_openapi', '/api/openapi.json')
+    add_route('api_register', '/api/register')
+    add_route('api_login', '/api/login')
+    add_route('api_logout', '/api/logout')
+    add_route('api_me', '/api/me')
+    add_route('api_users', '/api/users')
+    add_route('api_session_data', '/api/session/data')
+    add_route('api_greet', '/api/greet')
+    add_route('home', '/')
+    add_route('login', '/login')
+    add_route('register', '/register')
+    add_route('logout', '/logout')
+    add_route('api_sessions', '/api/sessions')
+    add_route('api_revoke_others', '/api/sessions/revoke-others')
+    add_route('api_session', '/api/sessions/{handle}')
+    add_route('api_password', '/api/password')
+    add_route('sessions', '/sessions')
+    add_route('sessions_revoke_others', '/sessions/revoke-others')
+    add_route('session_revoke', '/sessions/{handle}/revoke')
+    # Static patterns: the request's path says whether it needs the database.
+    config.registry.users_db_paths = frozenset(patterns[name] for name in USERS_DB_ROUTES)

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from .helpers import SERVER_SIDE, STORES, assert_error
+from .helpers import SERVER_SIDE, STORES, TestApp, assert_error
 
 
 server_side = pytest.mark.parametrize('store', [s for s in STORES if s in SERVER_SIDE])
@@ -78,6 +78,37 @@ def test_concurrent_writes_to_different_keys_lose_nothing(testapp, make_client):
     data = testapp.get('/api/session/data').json['data']
     assert len(data) == 100
     assert data == {f'k{p}_{s}': p for p in range(50) for s in (0, 1)}
+
+
+@server_side
+def test_writers_of_one_session_take_turns_and_none_is_refused(testapp, app_settings,
+                                                                make_app_client):
+    """Eight writers in each of two processes (two apps on one store), all
+    having read the same version before any writes: every one succeeds (no
+    503 for a busy session) and no key is lost."""
+    testapp.register('frodo')
+    cookie = testapp.session_cookie()
+    other = make_app_client(app_settings, share_store_with=testapp)
+    apps = [testapp.app, other.app]
+    holdings = [hold(app) for app in apps]
+    writers = 8
+    all_loaded = threading.Barrier(2 * writers, timeout=30)
+    threads = []
+    for process, holding in enumerate(holdings):
+        for n in range(writers):
+            client = TestApp(apps[process], extra_environ={'HTTP_HOST': 'localhost',
+                                                           'REMOTE_ADDR': '127.0.0.1'})
+            client.set_cookie('sid', cookie)
+            token = client.csrf_token()
+            threads.append(run_in_thread(
+                lambda c=client, t=token, k=f'p{process}_w{n}': c.patch_json(
+                    '/api/session/data', {k: 1}, headers={'X-CSRF-Token': t}, status=200),
+                all_loaded.wait, holding))
+    for thread, errors in threads:
+        thread.join(60)
+        assert not errors, errors
+    data = testapp.get('/api/session/data').json['data']
+    assert data == {f'p{p}_w{n}': 1 for p in range(2) for n in range(writers)}
 
 
 @server_side

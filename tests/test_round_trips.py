@@ -3,7 +3,7 @@
 Redis: the server's own ``INFO commandstats`` (every node of a cluster), so
 nothing the client does can hide a command. SQL: a SQLAlchemy
 ``before_cursor_execute`` listener on the store's engine, counting statements
-on the sessions table (the users table is read too, for the identity).
+on the sessions table; the users database is asked nothing for the identity.
 """
 import re
 
@@ -152,3 +152,23 @@ def test_sql_save_is_one_upsert_and_logout_one_delete(testapp):
     statements.clear()
     client.logout()
     assert statements == ['SELECT', 'DELETE']
+
+
+@pytest.mark.parametrize('store', ['memory', 'cookie', 'redis', 'sql-sqlite', 'sql-postgresql'])
+def test_an_authenticated_read_asks_the_users_database_nothing(testapp, dbengine, clock, store):
+    """The identity comes from the session: no users-database statement on the
+    stores that delete revoked sessions, and one indexed lookup of the user's
+    session epoch on the cookie store, which has nothing to delete."""
+    testapp.register('frodo')
+    statements = []
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        if not re.search(r'\bsessions\b', statement):     # sql-sqlite shares the engine
+            statements.append(statement)
+
+    event.listen(dbengine, 'before_cursor_execute', before_cursor_execute)
+    for _ in range(3):
+        clock.advance(READ_WINDOW)
+        statements.clear()
+        assert testapp.get('/api/me').json['user']['username'] == 'frodo'
+        assert len(statements) == (1 if store == 'cookie' else 0), statements

@@ -42,7 +42,8 @@ def make_backend(app_settings, connections, store=None):
     if store is None:
         store = make_store(app_settings, connections)
     return ServerSideBackend(store, Signer(settings.secrets, 'session id'), settings.timeouts,
-                             cookie, max_bytes=settings.max_bytes, clock=app_settings.clock)
+                             cookie, max_bytes=settings.max_bytes, clock=app_settings.clock,
+                             merge_timeout=settings.store_timeout)
 
 
 def includeme(config):

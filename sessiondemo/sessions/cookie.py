@@ -18,6 +18,7 @@ import time
 
 from ..errors import SessionTooLarge
 from .record import USERID_KEY, Record
+from .cookies import read_cookie
 from .session import Session, open_session
 from .signing import Encrypter, Signer, b64decode, b64encode
 
@@ -74,7 +75,7 @@ class CookieBackend:
 
     # the session factory --------------------------------------------------
     def __call__(self, request):
-        raw = request.cookies.get(self.cookie.name)
+        raw = read_cookie(request, self.cookie.name)
         decoded = self.decode(raw) if raw else None
         if decoded is None:
             return Session(self)

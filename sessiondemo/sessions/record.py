@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 
 USERID_KEY = 'auth.userid'   # SessionAuthenticationHelper's default key
+USERNAME_KEY = 'auth.username'
 EPOCH_KEY = 'auth.epoch'     # the user's session epoch at login (see security.py)
 
 

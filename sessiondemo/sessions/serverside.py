@@ -5,20 +5,27 @@ a forged or garbage cookie is rejected without a store round trip. The store
 (interfaces.Store) sees only the id's SHA-256.
 """
 import secrets
+import threading
 import time
 
 from ..errors import SessionTooLarge, StoreUnavailable
 from .interfaces import CONFLICT, MISSING
 from .record import USERID_KEY, Record, changes_between, client_metadata, store_key
+from .cookies import read_cookie
 from .session import Session, open_session
 
-MERGE_ATTEMPTS = 8
+# Writers of one session in this process take turns (a lock per stripe of
+# keys: bounded memory, no lock held across two sessions), so they never
+# conflict with each other; writers in other processes are met by the
+# compare-and-set, retried until ``merge_timeout`` (the store timeout) has passed.
+LOCK_STRIPES = 64
 
 
 class ServerSideBackend:
     """interfaces.SessionBackend over an interfaces.Store."""
 
-    def __init__(self, store, signer, timeouts, cookie, max_bytes=65536, clock=time.time):
+    def __init__(self, store, signer, timeouts, cookie, max_bytes=65536, clock=time.time,
+                 merge_timeout=1.0):
         self.store = store
         self.signer = signer
         self.timeouts = timeouts
@@ -26,9 +33,11 @@ class ServerSideBackend:
         self.max_bytes = max_bytes
         self.clock = clock
         self.name = store.name
+        self.merge_timeout = merge_timeout
+        self._write_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
 
     def __call__(self, request):
-        raw = request.cookies.get(self.cookie.name)
+        raw = read_cookie(request, self.cookie.name)
         unsigned = self.signer.unsign(raw) if raw else None
         if unsigned is None:
             return Session(self)
@@ -91,18 +100,22 @@ class ServerSideBackend:
         base = session.record
         before = Record.from_json(base.source).data if base.source else {}
         changed, removed = changes_between(before, dict(session))
-        for _ in range(MERGE_ATTEMPTS):
-            record = base.merged(changed, removed, now, user_agent, ip)
-            blob = self._checked_blob(record)
-            outcome = self.store.replace(key, record, blob, record.expires_at(self.timeouts),
-                                         expected=base.source)
-            if outcome != CONFLICT:
-                return outcome
-            base = self.store.load(key)
-            if base is None:
-                return MISSING
-        # Only under a storm of writes to one session: say so rather than lose one.
-        raise StoreUnavailable('The session is changing too fast; try again.')
+        deadline = time.monotonic() + self.merge_timeout
+        with self._write_locks[hash(key) % LOCK_STRIPES]:
+            while True:
+                record = base.merged(changed, removed, now, user_agent, ip)
+                blob = self._checked_blob(record)
+                outcome = self.store.replace(key, record, blob,
+                                             record.expires_at(self.timeouts),
+                                             expected=base.source)
+                if outcome != CONFLICT:
+                    return outcome
+                if time.monotonic() > deadline:
+                    # Other processes won every round for a whole store timeout.
+                    raise StoreUnavailable('The session is changing too fast; try again.')
+                base = self.store.load(key)
+                if base is None:
+                    return MISSING
 
     def _set_cookie(self, response, session, now):
         # Max-Age is the absolute lifetime: the idle expiry slides on the server

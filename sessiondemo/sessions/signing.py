@@ -46,22 +46,28 @@ class Signer:
     """``value.signature`` with HMAC-SHA256 under the first of several keys."""
 
     def __init__(self, secrets, purpose):
-        self._keys = [derive_key(s, 'sign ' + purpose) for s in secrets]
+        # HMAC objects keyed once: each signature copies one instead of
+        # hashing the key again (a third of the cost of a check).
+        self._macs = [hmac.new(derive_key(s, 'sign ' + purpose), digestmod=hashlib.sha256)
+                      for s in secrets]
 
-    def _mac(self, key, value):
-        return b64encode(hmac.new(key, value.encode('ascii'), hashlib.sha256).digest())
+    @staticmethod
+    def _mac(keyed, value):
+        mac = keyed.copy()
+        mac.update(value.encode('ascii'))
+        return b64encode(mac.digest())
 
     def sign(self, value):
         """``value`` must be ASCII without dots (an id or base64 text)."""
-        return f'{value}.{self._mac(self._keys[0], value)}'
+        return f'{value}.{self._mac(self._macs[0], value)}'
 
     def unsign(self, token):
         """(value, signed_with_current_key) or None for anything not ours."""
         if not isinstance(token, str) or not token.isascii() or token.count('.') != 1:
             return None
         value, signature = token.split('.')
-        for index, key in enumerate(self._keys):
-            if hmac.compare_digest(signature, self._mac(key, value)):
+        for index, keyed in enumerate(self._macs):
+            if hmac.compare_digest(signature, self._mac(keyed, value)):
                 return value, index == 0
         return None
 
