@@ -19,6 +19,7 @@ requires = [
     'openapi-schema-validator>=0.6',    # OAS 3.0 response checks (tests turn them on)
     'jsonschema>=4.18',
     'PyYAML>=6.0',
+    'orjson>=3.9',                      # responses and stored sessions (fastjson.py)
 ]
 
 tests_require = [

@@ -10,6 +10,7 @@ def main(global_config, **settings):
         with Configurator(settings=settings) as config:
             config.include('.config')       # every setting parsed once, first
             config.include('pyramid_jinja2')
+            config.include('.fastjson')     # the json renderer, on orjson
             config.add_jinja2_search_path('sessiondemo:templates')
             config.include('.models')       # users database, pyramid_tm
             config.include('.connections')  # Redis / SQL for the store and the throttle

@@ -47,19 +47,31 @@ def identity_in(session):
 
 class EpochCheck:
     """The cookie store's revocation check: is the session's epoch still the
-    user's? One indexed SELECT on a pooled connection (built once: making the
-    expression costs more than running it)."""
+    user's? One indexed SELECT, paid on every authenticated request of the
+    cookie store, so it runs on a pooled DBAPI connection with the statement
+    compiled once: SQLAlchemy's Connection and Result around it cost four times
+    the query itself (~140 µs against ~35 on SQLite here)."""
 
     QUERY = select(User.__table__.c.session_epoch).where(
         User.__table__.c.id == bindparam('userid'))
 
     def __init__(self, engine):
         self.engine = engine
+        compiled = self.QUERY.compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self.positional = compiled.positional       # '?' (SQLite) or named (psycopg)
 
     def __call__(self, identity):
-        with self.engine.connect() as connection:
-            epoch = connection.execute(self.QUERY, {'userid': identity.id}).scalar()
-        return epoch == identity.session_epoch      # None: the user is gone
+        params = (identity.id,) if self.positional else {'userid': identity.id}
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self.sql, params)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()          # back to the pool
+        return row is not None and row[0] == identity.session_epoch
 
 
 class SessionSecurityPolicy:

@@ -12,10 +12,10 @@
 - A session that would not fit in a browser's 4096-byte cookie is refused with
   413 ``session_too_large`` and the client keeps the cookie it had.
 """
-import json
 import secrets
 import time
 
+from .. import fastjson
 from ..errors import SessionTooLarge
 from .record import USERID_KEY, Record
 from .cookies import read_cookie
@@ -40,9 +40,8 @@ class CookieBackend:
 
     # encoding -------------------------------------------------------------
     def encode(self, sid, record):
-        payload = json.dumps({'s': sid, 'd': record.data, 'c': record.created,
-                              't': record.touched, 'u': record.user_id},
-                             separators=(',', ':'), ensure_ascii=False).encode('utf-8')
+        payload = fastjson.dumps({'s': sid, 'd': record.data, 'c': record.created,
+                                  't': record.touched, 'u': record.user_id}).encode('utf-8')
         if self.encrypt:
             return self._box.encrypt(payload)
         return self._signer.sign(b64encode(payload))
@@ -63,7 +62,7 @@ class CookieBackend:
             except ValueError:
                 return None
         try:
-            raw = json.loads(payload)
+            raw = fastjson.loads(payload.decode('utf-8'))
             record = Record(data=raw['d'], created=float(raw['c']), touched=float(raw['t']),
                             user_id=raw.get('u'))
             sid = str(raw['s'])

@@ -5,8 +5,9 @@ serialized as JSON (never pickle). Stores see only ``store_key(id)``, the
 SHA-256 of the id, and the API only ``handle_of(key)``.
 """
 import hashlib
-import json
 from dataclasses import dataclass, field
+
+from .. import fastjson
 
 USERID_KEY = 'auth.userid'   # SessionAuthenticationHelper's default key
 USERNAME_KEY = 'auth.username'
@@ -30,14 +31,13 @@ class Record:
         return min(self.touched + timeouts.idle, self.created + timeouts.absolute)
 
     def to_json(self):
-        return json.dumps({'d': self.data, 'c': self.created, 't': self.touched,
-                           'u': self.user_id, 'a': self.user_agent, 'i': self.ip},
-                          separators=(',', ':'), ensure_ascii=False)
+        return fastjson.dumps({'d': self.data, 'c': self.created, 't': self.touched,
+                               'u': self.user_id, 'a': self.user_agent, 'i': self.ip})
 
     @classmethod
     def from_json(cls, text):
         """ValueError for anything that is not a record we wrote."""
-        raw = json.loads(text)
+        raw = fastjson.loads(text)
         if not isinstance(raw, dict) or not isinstance(raw.get('d'), dict):
             raise ValueError('not a session record')
         return cls(data=raw['d'], created=float(raw['c']), touched=float(raw['t']),
@@ -52,14 +52,10 @@ class Record:
                       user_id=data.get(USERID_KEY), user_agent=user_agent, ip=ip)
 
 
-def _canonical(value):
-    return json.dumps(value, sort_keys=True, separators=(',', ':'))
-
-
 def changes_between(before, after):
     """(changed, removed): the top-level keys a request set and deleted."""
     changed = {k: v for k, v in after.items()
-               if k not in before or _canonical(v) != _canonical(before[k])}
+               if k not in before or fastjson.canonical(v) != fastjson.canonical(before[k])}
     return changed, set(before) - set(after)
 
 
