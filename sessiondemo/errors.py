@@ -6,6 +6,7 @@ views here turn them, and Pyramid's own HTTP exceptions, into
 error page elsewhere. Nothing reaches the client as a traceback.
 """
 import logging
+import traceback
 
 from pyramid.exceptions import BadCSRFToken, PredicateMismatch, URLDecodeError
 from pyramid.httpexceptions import HTTPException, HTTPNotFound, HTTPSeeOther
@@ -99,8 +100,15 @@ def wants_json(request):
     return path.startswith('/api/') or path == '/api' or path == '/healthz'
 
 
+# What may stay as it is in a redirect target's path and query (RFC 3986's
+# reserved and unreserved characters, and % for what is already encoded).
+_TARGET_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
+
+
 def safe_next(value, default='/'):
-    """A redirect target that stays on this site: a local absolute path only."""
+    """A redirect target that stays on this site: a local absolute path, as
+    ASCII (anything else percent-encoded: a Location header is latin-1 at
+    best, and ``/€x`` must be a path, not a 500)."""
     if not isinstance(value, str) or not value.startswith('/') or value.startswith('//'):
         return default
     if '\\' in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
@@ -108,7 +116,10 @@ def safe_next(value, default='/'):
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
         return default
-    return value
+    try:
+        return quote(value, safe=_TARGET_SAFE)
+    except UnicodeEncodeError:          # a lone surrogate: not a path of ours
+        return default
 
 
 def error_response(request, error):
@@ -173,8 +184,38 @@ def http_exception_view(exc, request):
     return error_response(request, error)
 
 
+# Frames kept from each end of a traceback: enough to see where an error came
+# from and where it happened, not a recursion's thousand frames (which Python
+# folds only when one line repeats, not when two functions call each other).
+TRACEBACK_ENDS = 15
+
+
+def compact_traceback(exc):
+    """``exc``'s traceback, chained exceptions included, with at most
+    2 x TRACEBACK_ENDS frames of each stack."""
+    summary = traceback.TracebackException.from_exception(exc, lookup_lines=False)
+    seen, todo = set(), [summary]
+    while todo:
+        part = todo.pop()
+        if id(part) in seen:
+            continue
+        seen.add(id(part))
+        frames = part.stack
+        if len(frames) > 2 * TRACEBACK_ENDS:
+            left_out = len(frames) - 2 * TRACEBACK_ENDS
+            # A frame standing for those left out, printed in the frames' place.
+            marker = traceback.FrameSummary(f'[{left_out} frames left out]', 0, '...',
+                                            lookup_line=False, line='')
+            part.stack = traceback.StackSummary.from_list(
+                frames[:TRACEBACK_ENDS] + [marker] + frames[-TRACEBACK_ENDS:])
+        todo.extend(p for p in (part.__cause__, part.__context__) if p is not None)
+    return ''.join(summary.format()).rstrip('\n')
+
+
 def internal_error_view(exc, request):
-    log.exception('unhandled error on %s %s', request.method, path_of(request))
+    # One record per error, of bounded size whatever the recursion.
+    log.error('unhandled error on %s %s\n%s', request.method, path_of(request),
+              compact_traceback(exc))
     return error_response(request, Internal())
 
 

@@ -43,16 +43,19 @@ def _decodes(pair):
 
 
 FORM_TYPES = ('application/x-www-form-urlencoded', 'multipart/form-data')
+# Pyramid's: the methods whose form its CSRF check never reads. No view reads
+# the form of one either (the pages read ``next`` from the query on GET).
+SAFE_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS', 'TRACE'})
 
 
 def check_form(request):
-    """A form body WebOb cannot parse is the client's 400, wherever it would
-    be read (CSRF reads the form of every unsafe request without a token
-    header, pages read theirs, even a ``DELETE`` of a static file): WebOb
-    raises ``ValueError`` on a multipart body without a valid boundary,
-    ``DeprecationWarning`` on a charset other than UTF-8, ``LookupError`` on
-    an unknown one, ``binascii.Error`` on a bad base64 part. It is parsed here
-    once (WebOb keeps what it parsed for every later read)."""
+    """A form body WebOb cannot parse is the client's 400, at the door like an
+    oversized one, on every unsafe method: CSRF reads the form of an unsafe
+    request that has no token header (even a ``DELETE`` of a static file) and
+    the pages read theirs, and WebOb raises ``ValueError`` on a multipart body
+    without a valid boundary, ``DeprecationWarning`` on a charset other than
+    UTF-8, ``LookupError`` on an unknown one, ``binascii.Error`` on a bad
+    base64 part. Parsed here once: WebOb keeps it for every later read."""
     if request.content_type not in FORM_TYPES:
         return
     try:
@@ -83,7 +86,8 @@ def ingress_tween_factory(handler, registry):
                 raise RequestTooLarge()
             request.body = body
         content_type = request.environ.get('CONTENT_TYPE')
-        if content_type and not content_type.startswith('application/json'):
+        if content_type and request.method not in SAFE_METHODS \
+                and not content_type.startswith('application/json'):
             check_form(request)     # a JSON body, or none, skips it
         return handler(request)
     return ingress_tween

@@ -17,7 +17,9 @@ def home(request):
 
 def _form_page(request, template_values, status=200):
     request.response.status = status
-    return dict(template_values, next=safe_next(request.params.get('next', '/')))
+    # The query's next on GET, the form's on POST: a GET's body is never read.
+    fields = request.POST if request.method == 'POST' else request.GET
+    return dict(template_values, next=safe_next(fields.get('next', '/')))
 
 
 @view_config(route_name='login', request_method='GET', renderer='../templates/login.jinja2',
