@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 INI    ?= development.ini
 
-.PHONY: run test bench bench-quick system-deps clean
+.PHONY: run test bench bench-quick profile system-deps clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ system-deps:
 test: system-deps $(VENV)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## Benchmarks: every store and its peers, rows 1 to 11 of the spec, one report
+## Benchmarks: every store and its peers, rows 1 to 12 of the spec, one report
 ## (benchmarks/results/<run>/report.md and report.html). About 15 minutes.
 bench: system-deps $(VENV)/.installed
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
@@ -44,6 +44,11 @@ bench: system-deps $(VENV)/.installed
 ## The same in about two minutes with tiny figures (what CI runs, via pytest).
 bench-quick: system-deps $(VENV)/.installed
 	$(BIN)/python -m benchmarks.run --quick $(BENCH_ARGS)
+
+## Row 12 alone: µs per request in process, by layer, for a bare Pyramid view and
+## each store's public endpoint, read and write (PROFILE_ARGS: --stores, --requests...).
+profile: system-deps $(VENV)/.installed
+	$(BIN)/python -m benchmarks.profile $(PROFILE_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis

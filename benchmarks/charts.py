@@ -114,7 +114,56 @@ def draw(results, out_dir):
                           '(wrk; 1.00 = the floor)', 'ratio', labels,
                           [(f'{kind} ÷ bare', [overhead[l][f'{kind}_over_bare'] for l in labels])
                            for kind in ('public', 'read')], fmt='{:.2f}')]
+    profile = results.get('profile') or {}
+    if any('error' not in figures for figures in profile.get('targets', {}).values()):
+        charts['12'] = [_stacked_layers(os.path.join(out_dir, 'row12_layers.png'), results)]
     return charts
+
+
+def _stacked_layers(path, results):
+    """Row 12: per target, one horizontal bar per request, stacked by layer (µs).
+    A panel per target, each on its own linear scale: a SQL write costs fifty
+    bare views, and a shared scale would flatten every other bar."""
+    profile = results['profile']
+    layers = profile['layers']
+    labels = {name: f['label'] for name, f in results['targets'].items()}
+    labels['bare'] = 'bare Pyramid app'
+    panels = [(labels.get(name, name), figures) for name, figures in profile['targets'].items()
+              if 'error' not in figures]
+    heights = [len(figures) for _, figures in panels]
+    header = 0.8                                    # inches for the title and legend
+    height = header + 0.45 * sum(heights) + 0.55 * len(panels) + 0.4
+    fig, axes = plt.subplots(len(panels), 1, squeeze=False, figsize=(10, height),
+                             gridspec_kw={'height_ratios': heights})
+    colours = plt.get_cmap('tab10')
+    for ax, (label, figures) in zip(axes[:, 0], panels):
+        requests = list(figures)
+        ys = list(range(len(requests)))[::-1]       # the first request on top
+        lefts = [0.0] * len(requests)
+        for index, layer in enumerate(layers):
+            widths = [figures[r]['layers'].get(layer, 0.0) for r in requests]
+            ax.barh(ys, widths, left=lefts, height=0.7, label=layer,
+                    color=colours(index % 10))
+            lefts = [left + width for left, width in zip(lefts, widths)]
+        for y, request, left in zip(ys, requests, lefts):
+            ax.annotate(f'{figures[request]["us"]:.0f} µs', (left, y), xytext=(3, 0),
+                        textcoords='offset points', va='center', fontsize=7)
+        ax.set_xlim(0, max(lefts) * 1.12 or 1)
+        ax.set_yticks(ys)
+        ax.set_yticklabels(requests, fontsize=8)
+        ax.set_title(label, loc='left', fontsize=8, pad=2)
+        ax.tick_params(axis='x', labelsize=7)
+    axes[-1, 0].set_xlabel('µs per request, in process (each panel on its own scale)',
+                           fontsize=8)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.suptitle('Row 12: where a request\'s time goes, by layer (in process, run alone)',
+                 fontsize=10, y=1 - 0.1 / height)
+    fig.legend(handles, names, loc='upper center', ncol=min(len(layers), 5), fontsize=7,
+               bbox_to_anchor=(0.5, 1 - 0.35 / height))
+    fig.tight_layout(rect=(0, 0, 1, 1 - header / height))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return os.path.basename(path)
 
 
 def _mib(value):

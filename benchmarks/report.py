@@ -77,6 +77,25 @@ def notes(results):
         'GET /__bench__/stats path (record counts, SQL statement and Redis round-trip '
         'counters, RSS) and GET /__bench__/gc (a collection before memory readings).',
     ]
+    profile = results.get('profile')
+    if isinstance(profile, dict) and 'error' not in profile:
+        slowdowns = [f['profiled_us'] / f['us'] for figures in profile['targets'].values()
+                     if 'error' not in figures for f in figures.values() if f['us']]
+        lines.append(
+            f'Where a request\'s time goes (row 12): `{profile["command"]}` (`make profile` '
+            f'runs it on its own), run {profile["alone"]}: it ran alone on the machine (no '
+            'load test running), in a process of its own with its own redis-server and '
+            'PostgreSQL, calling sessiondemo as a WSGI callable (no server, no network; '
+            'settings as the benchmark apps\'). '
+            f'Each total is the median of {profile["rounds"]} rounds of '
+            f'{profile["requests_per_round"]} requests without a profiler; the layers are each '
+            f'one\'s share of {profile["requests_per_round"]} more requests under cProfile '
+            + (f'(which ran {min(slowdowns):.1f}-{max(slowdowns):.1f}x slower) '
+               if slowdowns else '')
+            + 'applied to that total. In-process µs leave out waitress, the socket and the '
+              'load generator, so 1,000,000 ÷ µs is more than rows 10 and 11 measure. Layers: '
+            + '; '.join(f'{layer}: {what}' for layer, what in profile['layer_notes'].items())
+            + '.')
     if run['mode'] == 'quick':
         lines.insert(0, '**Quick mode**: a smoke run for CI with tiny durations and counts, '
                         'three targets measured at a time; its figures show that everything '

@@ -1,4 +1,4 @@
-"""Rows 1 to 11 of shared/spec/benchmarks.md, each turned into a table from results.
+"""Rows 1 to 12 of shared/spec/benchmarks.md, each turned into a table from results.
 
 Every cell is computed from the run's figures; a figure that does not apply to
 a target says why ("n/a: ..."), and a probe that failed shows its error.
@@ -42,6 +42,15 @@ CLAIMS = [
      'waitress settings, measured with the same wrk settings in the same run, alone, before '
      'and after the targets (the median of all those runs). 1.00 is the floor; the peers '
      'are measured the same way'),
+    ('12', '(ours) where a request\'s time goes',
+     'µs per request in process, by layer, for the public endpoint (GET /api/csrf), the '
+     'authenticated read (GET /api/me) and the session write (PATCH /api/session/data) on '
+     'each store, and for the bare Pyramid app\'s one view: the app called as a WSGI '
+     'callable (no server, no network), alone on the machine. The total is measured without '
+     'a profiler; the layers are each one\'s share of a cProfile run of the same requests, '
+     'applied to that total (a guide: the profiler slows small functions more than large '
+     'ones). Each layer is the time inside its functions and not inside another layer\'s, '
+     'so the layers add up to the total'),
 ]
 
 NA_PEER = 'n/a: peer'
@@ -199,6 +208,36 @@ def floor_row(results):
     return ['bare Pyramid app (one JSON view)', figure, '1.00' if bare else '', '', '']
 
 
+BARE_LABEL = 'bare Pyramid app (one JSON view)'
+
+
+def where_time_goes(results):
+    """Row 12's table from ``results['profile']`` (benchmarks.profile's figures):
+    a line per target and request, the bare app first."""
+    profile = results.get('profile')
+    layers = (profile or {}).get('layers') or []
+    header = ['target', 'request', 'µs per request'] + [f'{layer} µs' for layer in layers]
+    stores = [(name, f['label']) for name, f in results['targets'].items()
+              if f.get('kind') == 'store']
+    body = []
+    if profile is None or 'error' in profile:
+        issue = 'not measured' if profile is None else f'error: {profile["error"][:120]}'
+        body = [[label, issue, ''] for _, label in [('bare', BARE_LABEL)] + stores]
+        return {'title': None, 'header': header[:3], 'rows': body}
+    endpoints = dict(profile['endpoints'], bare=profile['bare_endpoint'])
+    for name, label in [('bare', BARE_LABEL)] + stores:
+        figures = profile['targets'].get(name)
+        if figures is None or 'error' in figures:
+            issue = 'not measured' if figures is None else f'error: {figures["error"][:120]}'
+            body.append([label, issue, ''] + [''] * len(layers))
+            continue
+        for request, figure in figures.items():
+            what = endpoints['bare'] if name == 'bare' else f'{request}: {endpoints[request]}'
+            body.append([label, what, f'{figure["us"]:.0f}']
+                        + [f'{figure["layers"][layer]:.0f}' for layer in layers])
+    return {'title': None, 'header': header, 'rows': body}
+
+
 def scenario(name):
     return lambda t: throughput_and_latency(t, name)
 
@@ -240,4 +279,5 @@ def build(results):
         if maker is framework_overhead:
             body.insert(0, floor_row(results))
         rows[number]['tables'].append({'title': title, 'header': header, 'rows': body})
+    rows['12']['tables'] = [where_time_goes(results)]
     return rows

@@ -2,8 +2,10 @@
 
 Starts what each store needs, runs every scenario and probe per target, and
 writes benchmarks/results/<run>/ (report.md, report.html, PNG charts, the raw
-locust CSV, results.json). Everything it starts it stops, by pid, on the way
-out, errors and Ctrl-C included.
+locust CSV, results.json). Row 12 (where a request's time goes) is
+``python -m benchmarks.profile``, run in a process of its own once every load
+test has finished. Everything it starts it stops, by pid, on the way out,
+errors and Ctrl-C included.
 """
 import argparse
 import json
@@ -13,6 +15,7 @@ import shlex
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -24,7 +27,7 @@ from sqlalchemy import create_engine, text
 from realservers import PostgresServer, free_port
 
 from . import load, probes
-from .apps import REPO, WAITRESS
+from .apps import REPO, WAITRESS, child_env
 from .machine import machine, source, versions
 from .peers.targets import NODE_DIR, NODE_PEERS, PYRAMID_PEERS, bare_app, node_available
 from .progress import Progress
@@ -36,11 +39,14 @@ STOPPING = threading.Event()
 SCENARIOS = ['reader', 'writer', 'churn', 'anonymous', 'mix']
 MODES = {
     # duration/users: each locust scenario; sessions: row 2; wave: rows 2 and 6;
-    # clients: rows 1, 5, 7; tax: wrk repeats x seconds per endpoint.
+    # clients: rows 1, 5, 7; tax: wrk repeats x seconds per endpoint; profile:
+    # row 12's requests per round and rounds per endpoint (benchmarks.profile).
     'full': dict(duration=8, users=10, sessions=2000, wave=400, clients=50,
-                 tax_repeats=5, tax_duration=2, roundtrip_repeats=20),
+                 tax_repeats=5, tax_duration=2, roundtrip_repeats=20,
+                 profile_requests=500, profile_rounds=5),
     'quick': dict(duration=3, users=1, sessions=60, wave=20, clients=5,
-                  tax_repeats=2, tax_duration=1, roundtrip_repeats=3),
+                  tax_repeats=2, tax_duration=1, roundtrip_repeats=3,
+                  profile_requests=100, profile_rounds=3),
 }
 
 
@@ -109,7 +115,15 @@ def plan_seconds(targets, s, quick):
         return seconds + (s['sessions'] / 250 + 15 if target.kind == 'store' else
                           s['sessions'] / 600)
     floor = 2 * (s['tax_repeats'] * (s['tax_duration'] + 0.3) + 2)
-    return sum(per_target(t) for t in targets) + 3 * 3 + 10 + floor
+    stores = sum(1 for t in targets if t.kind == 'store')
+    return sum(per_target(t) for t in targets) + 3 * 3 + 10 + floor + profile_seconds(stores, s)
+
+
+def profile_seconds(stores, s):
+    """Row 12's rough duration: ~2 ms a request on average over the stores (SQL's
+    writes cost ten times memory's reads), plus start-ups."""
+    requests = 3 * s['profile_requests'] * (s['profile_rounds'] + 2.5)
+    return 8 + stores * (2 + requests * 0.002)
 
 
 def guarded(results, key, work):
@@ -225,6 +239,57 @@ def measure_floor(run_dir, s, progress, when):
                           tick=progress.tick)
 
 
+def profile_command(stores, s, json_path=None):
+    command = ['-m', 'benchmarks.profile', '--stores', *stores,
+               '--requests', str(s['profile_requests']), '--rounds', str(s['profile_rounds'])]
+    return command + (['--json', json_path] if json_path else [])
+
+
+def measure_profile(stores, s, run_dir, progress):
+    """Row 12: ``benchmarks.profile`` in a process of its own (a fresh interpreter,
+    none of the runner's threads), when no load test is running: it measures in
+    process, so it must have the machine to itself. It starts and stops its own
+    redis-server and PostgreSQL; stopped by its pid (SIGTERM, which it unwinds
+    like Ctrl-C) if the run is interrupted."""
+    progress.step('sessiondemo in process', 'where a request\'s time goes (benchmarks.profile)',
+                  profile_seconds(len(stores), s))
+    directory = os.path.join(run_dir, 'profile')
+    os.makedirs(directory, exist_ok=True)
+    json_path = os.path.join(directory, 'profile.json')
+    log_path = os.path.join(directory, 'profile.log')
+    if os.path.exists(json_path):
+        os.remove(json_path)               # a reused --out: no figures from an earlier run
+    with open(log_path, 'w') as log:
+        process = subprocess.Popen([sys.executable, *profile_command(stores, s, json_path)],
+                                   cwd=REPO, env=child_env(), stdout=log,
+                                   stderr=subprocess.STDOUT)
+    try:
+        while True:
+            try:
+                process.wait(1.0)
+                break
+            except subprocess.TimeoutExpired:
+                progress.tick()
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(90)           # its servers stop first
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    if not os.path.exists(json_path):
+        with open(log_path, errors='replace') as log:
+            raise RuntimeError(f'benchmarks.profile exited {process.returncode}: '
+                               f'{log.read()[-2000:]}')
+    with open(json_path) as figures:
+        results = json.load(figures)
+    results['command'] = 'python ' + ' '.join(shlex.quote(arg)
+                                              for arg in profile_command(stores, s))
+    results['alone'] = 'after every load test had finished and every app it served had stopped'
+    return results
+
+
 def framework_overhead(results):
     """Row 11 per target: its public endpoint's and its read's req/s (row 10's wrk
     runs) over the bare app's, the floor measured before and after the targets."""
@@ -314,6 +379,10 @@ def main(argv=None):
         guarded(results['floor'], 'after', lambda: measure_floor(run_dir, s, progress,
                                                                  'after the targets'))
         framework_overhead(results)
+        # Row 12 in process, alone: every load test and app process has finished.
+        stores = [t.name for t in targets if t.kind == 'store']
+        if stores:
+            guarded(results, 'profile', lambda: measure_profile(stores, s, run_dir, progress))
     finally:
         for target in targets:
             target.stop()
@@ -326,6 +395,10 @@ def main(argv=None):
               for key, value in figures.items() if isinstance(value, dict) and 'error' in value]
     errors += [('bare Pyramid app', when) for when, value in results['floor'].items()
                if isinstance(value, dict) and 'error' in value]
+    profile = results.get('profile', {})
+    errors += [('profile', name) for name, value in
+               ({'run': profile} if 'error' in profile else profile.get('targets', {})).items()
+               if 'error' in value]
     progress.done(f'report: {paths["md"]}\n        html: {paths["html"]}')
     if errors:
         print(f'errors in {len(errors)} figures: {errors}', file=sys.stderr)

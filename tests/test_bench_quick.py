@@ -2,11 +2,13 @@
 
 It starts redis-server, PostgreSQL, the app under pserve on every store, the
 Pyramid peers and the bare Pyramid app, exactly as ``make bench`` does, only with
-tiny durations and counts; then checks that the report holds every row of
-shared/spec/benchmarks.md it measures (1 to 11) for every store and peer, that
-the charts were drawn, and that the figures that do not depend on the machine's
-speed say what each store is known to do.
+tiny durations and counts, and the in-process profile (row 12); then checks that
+the report holds every row of shared/spec/benchmarks.md (1 to 12) for every
+store and peer, that the charts were drawn, and that the figures that do not
+depend on the machine's speed say what each store is known to do. One test
+checks the profile's layer accounting on its own, in process, on memory alone.
 """
+import io
 import json
 import os
 import subprocess
@@ -17,10 +19,12 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STORES = ['memory', 'cookie', 'redis', 'sql-sqlite', 'sql-postgresql']
 PEERS = ['peer-pyramid-signedcookie', 'peer-pyramid-session-redis']   # quick mode's peers
-ROWS = [str(n) for n in range(1, 12)]
+ROWS = [str(n) for n in range(1, 13)]
 CHARTS = ['row1_restart.png', 'row2_size.png', 'row4_throughput.png',
           'row4_read_latency.png', 'row4_round_trips.png', 'row5_second_process.png',
-          'row8_cookie_bytes.png', 'row10_session_tax.png', 'row11_framework_overhead.png']
+          'row8_cookie_bytes.png', 'row10_session_tax.png', 'row11_framework_overhead.png',
+          'row12_layers.png']
+REQUESTS = ['public', 'read', 'write']          # row 12's, on every store
 
 
 @pytest.fixture(scope='module')
@@ -217,3 +221,91 @@ class TestPeers:
             checks = results['targets'][name]['checks']
             assert checks['login_without_csrf_token'] == 403, name
             assert checks['login_with_wrong_password'] == 401, name
+
+
+def rounding(layers):
+    """How far a total and its layers, each rounded to 0.1 µs, may disagree."""
+    return 0.05 * (len(layers) + 1) + 1e-9
+
+
+class TestWhereTheTimeGoes:
+    """Row 12: benchmarks.profile, run by the runner alone, in every part of the report."""
+
+    def test_every_layer_for_every_store_and_the_bare_app_in_results_json(self, quick_run):
+        from benchmarks.profile import BARE, LAYERS
+        _, results = quick_run
+        profile = results['profile']
+        assert 'error' not in profile, profile
+        assert profile['layers'] == LAYERS
+        assert list(profile['targets']) == [BARE] + STORES
+        assert list(profile['targets'][BARE]) == ['public']
+        for store in STORES:
+            assert list(profile['targets'][store]) == REQUESTS, store
+        for target, figures in profile['targets'].items():
+            for request, figure in figures.items():
+                layers = figure['layers']
+                assert list(layers) == LAYERS, (target, request)
+                assert figure['us'] > 0 and min(layers.values()) >= 0, (target, request)
+                assert sum(layers.values()) == pytest.approx(
+                    figure['us'], abs=rounding(layers)), (target, request, figure)
+        for store in STORES:
+            figures = profile['targets'][store]
+            assert figures['read']['layers']['session load'] > 0, store
+            assert figures['public']['layers']['session load'] == 0, store
+        assert 'after every load test had finished' in profile['alone']
+
+    def test_row_12_has_a_line_per_request_with_every_layer(self, quick_run):
+        from benchmarks.profile import LAYERS
+        _, results = quick_run
+        found = results['rows']['12']['tables'][0]
+        assert found['header'][:3] == ['target', 'request', 'µs per request']
+        assert found['header'][3:] == [f'{layer} µs' for layer in LAYERS]
+        lines = {}
+        for cells in found['rows']:
+            assert len(cells) == len(found['header']), cells
+            assert all(cell.isdigit() for cell in cells[2:]), cells
+            lines.setdefault(cells[0], []).append(cells[1].split(':')[0])
+        assert lines.pop('bare Pyramid app (one JSON view)') == ['GET /bare']
+        assert lines == {label: REQUESTS for label in labels(results).values()}
+
+    def test_row_12_is_in_the_markdown_and_the_page_with_its_chart(self, quick_run):
+        out, results = quick_run
+        markdown = (out / 'report.md').read_text()
+        section = markdown.split('\n## Row 12: ')[1]
+        assert section.startswith("(ours) where a request's time goes")
+        assert '](row12_layers.png)' in section
+        for label in labels(results).values():
+            assert f'| {label} | public: GET /api/csrf |' in section
+            assert f'| {label} | read: GET /api/me |' in section
+        assert '| bare Pyramid app (one JSON view) | GET /bare |' in section
+        # How it was measured, and that it had the machine to itself.
+        assert "Where a request's time goes (row 12): `python -m benchmarks.profile" in markdown
+        assert 'it ran alone on the machine' in markdown
+        page = (out / 'report.html').read_text()
+        assert '<h2>Row 12: (ours) where a request&#x27;s time goes</h2>' in page
+        assert 'src="row12_layers.png"' in page and 'it ran alone on the machine' in page
+
+
+class TestProfileSplit:
+    """The profile's layer accounting, in process on the memory store (a few seconds)."""
+
+    def test_layers_add_up_and_only_a_request_that_needs_the_session_loads_it(self):
+        from benchmarks import profile
+        results = profile.profile(['memory'], requests=30, rounds=2, log=io.StringIO())
+        for target in (profile.BARE, 'memory'):
+            for request, figure in results['targets'][target].items():
+                layers = figure['layers']
+                assert list(layers) == profile.LAYERS
+                assert min(layers.values()) >= 0, (target, request, layers)
+                assert sum(layers.values()) == pytest.approx(
+                    figure['us'], abs=rounding(layers)), (target, request, figure)
+        memory = results['targets']['memory']
+        assert memory['read']['layers']['session load'] > 0, memory
+        assert memory['public']['layers']['session load'] == 0, memory
+        assert memory['write']['layers']['save'] > 0, memory
+        assert memory['write']['layers']['csrf'] > 0, memory
+        assert memory['read']['layers']['csrf'] == 0, memory
+        bare = results['targets'][profile.BARE]['public']['layers']
+        for layer in ('csrf', 'session load', 'identity', 'validation', 'save'):
+            assert bare[layer] == 0, layer
+        assert bare['request'] > 0 and bare['routing'] > 0 and bare['renderer'] > 0
