@@ -32,12 +32,11 @@ def register(request, username, password):
 
 def authenticate(request, username, password):
     """The user, or InvalidCredentials; TooManyRequests past the throttle."""
-    throttle = request.registry.login_throttle
-    throttle.check(username, request.client_addr)
-    user = find_user(request.dbsession, username)
     hasher = request.registry.password_hasher
-    if not hasher.verify(password, user.password_hash if user else None):
-        throttle.failed(username, request.client_addr)
-        raise InvalidCredentials()
-    throttle.succeeded(username)
+    # Counted first: a refused attempt costs no users-database statement.
+    with request.registry.login_throttle.attempt(username, request.client_addr) as attempt:
+        user = find_user(request.dbsession, username)
+        if not hasher.verify(password, user.password_hash if user else None):
+            raise InvalidCredentials()
+        attempt.succeeded()
     return user

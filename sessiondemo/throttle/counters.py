@@ -1,14 +1,25 @@
-"""Where failed password checks are counted: memory, SQL or Redis."""
+"""Where password checks are counted: memory, SQL or Redis.
+
+Every counter keeps, per key, a count and the end of its window, and offers
+the same three operations, each atomic on its own (concurrent attempts never
+lose or share a count):
+
+- ``increment(keys, window)``: one more in each key's open window (a new
+  window when it has closed); returns ``{key: (count, window_end)}`` as they
+  are after this attempt, which is what the throttle decides on;
+- ``decrement(keys)``: one back, in a window still open, never below zero;
+- ``reset(key, give_back=())``: the key's window gone, one back for the others.
+"""
 import threading
 from collections import OrderedDict
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import case, delete, update
 
 from ..models import LoginFailure
 
 
 class MemoryCounter:
-    """Counts in this process; bounded like the memory session store."""
+    """Counts in this process, under one lock; bounded like the memory session store."""
 
     def __init__(self, clock, max_keys=100000):
         self.clock = clock
@@ -16,14 +27,9 @@ class MemoryCounter:
         self._counts = OrderedDict()      # key -> [count, window_end]
         self._lock = threading.Lock()
 
-    def get(self, keys):
-        now = self.clock()
-        with self._lock:
-            return {k: tuple(self._counts[k]) for k in keys
-                    if k in self._counts and self._counts[k][1] > now}
-
     def increment(self, keys, window):
         now = self.clock()
+        counts = {}
         with self._lock:
             for key in keys:
                 entry = self._counts.get(key)
@@ -31,74 +37,109 @@ class MemoryCounter:
                     entry = self._counts[key] = [0, now + window]
                 entry[0] += 1
                 self._counts.move_to_end(key)
+                counts[key] = (entry[0], entry[1])
             while len(self._counts) > self.max_keys:
                 self._counts.popitem(last=False)
+        return counts
 
-    def reset(self, key):
+    def decrement(self, keys):
+        now = self.clock()
+        with self._lock:
+            for key in keys:
+                entry = self._counts.get(key)
+                if entry is not None and entry[1] > now and entry[0] > 0:
+                    entry[0] -= 1
+
+    def reset(self, key, give_back=()):
         with self._lock:
             self._counts.pop(key, None)
+        if give_back:
+            self.decrement(give_back)
 
 
 class SqlCounter:
     """Counts in the session store's database (the users database unless
     ``session.sql.url`` names another), through the store's own connection:
-    autocommit, so the failed login's rollback does not take its count along."""
+    autocommit, so the failed login's rollback does not take its count along.
+    ``increment`` is one upsert of every key, returning the counts (RETURNING:
+    PostgreSQL, SQLite >= 3.35)."""
 
     def __init__(self, connection, clock):
         self.clock = clock
         self._run = connection.run
         self.insert = connection.insert
 
-    def get(self, keys):
+    def increment(self, keys, window):
         now = self.clock()
         table = LoginFailure.__table__
-        rows = self._run(lambda c: c.execute(
-            select(table.c.key, table.c.count, table.c.window_end)
-            .where(table.c.key.in_(keys), table.c.window_end > now)).all())
-        return {key: (count, end) for key, count, end in rows}
+        statement = self.insert(table).values(
+            [{'key': key, 'count': 1, 'window_end': now + window} for key in keys])
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                'count': _case(table.c.window_end > now, table.c.count + 1, 1),
+                'window_end': _case(table.c.window_end > now, table.c.window_end,
+                                    now + window),
+            }).returning(table.c.key, table.c.count, table.c.window_end)
 
-    def increment(self, keys, window):
+        def work(connection):
+            counts = {key: (count, end) for key, count, end in connection.execute(statement)}
+            if any(count == 1 for count, _ in counts.values()):
+                # A window opened: clearing the long-closed ones here keeps the
+                # table as small as the guessing going on.
+                connection.execute(delete(table).where(table.c.window_end <= now - window))
+            return counts
+        return self._run(work)
+
+    def _decrement(self, connection, keys, now):
+        table = LoginFailure.__table__
+        connection.execute(update(table).where(
+            table.c.key.in_(keys), table.c.window_end > now, table.c.count > 0,
+        ).values(count=table.c.count - 1))
+
+    def decrement(self, keys):
+        now = self.clock()
+        self._run(lambda connection: self._decrement(connection, keys, now))
+
+    def reset(self, key, give_back=()):
         now = self.clock()
         table = LoginFailure.__table__
 
         def work(connection):
-            for key in keys:
-                # One atomic statement per key: a new window, or one more failure
-                # in the open one (concurrent failures never lose a count).
-                statement = self.insert(table).values(key=key, count=1, window_end=now + window)
-                statement = statement.on_conflict_do_update(
-                    index_elements=[table.c.key],
-                    set_={
-                        'count': _case(table.c.window_end > now, table.c.count + 1, 1),
-                        'window_end': _case(table.c.window_end > now, table.c.window_end,
-                                            now + window),
-                    })
-                connection.execute(statement)
-            # Expired windows are garbage; clearing them here keeps the table small.
-            connection.execute(delete(table).where(table.c.window_end <= now - window))
+            connection.execute(delete(table).where(table.c.key == key))
+            if give_back:
+                self._decrement(connection, list(give_back), now)
         self._run(work)
-
-    def reset(self, key):
-        table = LoginFailure.__table__
-        self._run(lambda c: c.execute(delete(table).where(table.c.key == key)))
 
 
 def _case(condition, then, otherwise):
     return case((condition, then), else_=otherwise)
 
 
-# KEYS: counters; ARGV[1] now, ARGV[2] window. Each value is "count:window_end";
-# the window is decided by the app's clock, the TTL only collects garbage.
+# KEYS[1]: one counter; ARGV[1] now, ARGV[2] window. The value is
+# "count:window_end"; the window is decided by the app's clock, the TTL only
+# collects garbage. Returns the count and the window's end, after this attempt.
 INCREMENT = """
 local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-for _, key in ipairs(KEYS) do
-  local count, ends = 0, now + window
-  local value = redis.call('GET', key)
-  if value then
-    local c, e = string.match(value, '^(%d+):(.+)$')
-    if tonumber(e) > now then count, ends = tonumber(c), tonumber(e) end
+local count, ends = 0, ARGV[1] + window
+local value = redis.call('GET', KEYS[1])
+if value then
+  local c, e = string.match(value, '^(%d+):(.+)$')
+  if c and tonumber(e) > now then count, ends = tonumber(c), e end
+end
+count = count + 1
+redis.call('SET', KEYS[1], count .. ':' .. ends, 'PX', math.ceil(window * 1000))
+return {count, tostring(ends)}
+"""
+
+# KEYS[1]: one counter; ARGV[1] now. One back in a window still open.
+DECREMENT = """
+local value = redis.call('GET', KEYS[1])
+if value then
+  local c, e = string.match(value, '^(%d+):(.+)$')
+  if c and tonumber(e) > tonumber(ARGV[1]) and tonumber(c) > 0 then
+    redis.call('SET', KEYS[1], (tonumber(c) - 1) .. ':' .. e, 'KEEPTTL')
   end
-  redis.call('SET', key, (count + 1) .. ':' .. ends, 'PX', math.ceil(window * 1000))
 end
 return 1
 """
@@ -106,7 +147,8 @@ return 1
 
 class RedisCounter:
     """Counts in the sessions' Redis, shared by every app process, on the
-    session store's own client."""
+    session store's own client. One key per script call: on a Redis Cluster
+    a script may only touch one slot."""
 
     def __init__(self, connection, clock, prefix='sessiondemo:'):
         self.client = connection.client
@@ -114,26 +156,24 @@ class RedisCounter:
         self.prefix = prefix + 'login-failures:'
         self._call = connection.call
         self._increment = connection.register_script(INCREMENT)
-
-    def get(self, keys):
-        now = self.clock()
-        values = [self._call(self.client.get, self.prefix + k) for k in keys]
-        counts = {}
-        for key, value in zip(keys, values):
-            if value:
-                count, end = value.decode().split(':')
-                if float(end) > now:
-                    counts[key] = (int(count), float(end))
-        return counts
+        self._decrement = connection.register_script(DECREMENT)
 
     def increment(self, keys, window):
-        # One key per call: on a Redis Cluster a script may only touch one slot.
+        counts = {}
         for key in keys:
-            self._call(self._increment, keys=[self.prefix + key],
-                       args=[repr(self.clock()), window])
+            count, end = self._call(self._increment, keys=[self.prefix + key],
+                                    args=[repr(self.clock()), window])
+            counts[key] = (int(count), float(end))
+        return counts
 
-    def reset(self, key):
+    def decrement(self, keys):
+        for key in keys:
+            self._call(self._decrement, keys=[self.prefix + key], args=[repr(self.clock())])
+
+    def reset(self, key, give_back=()):
         self._call(self.client.delete, self.prefix + key)
+        if give_back:
+            self.decrement(give_back)
 
 
 def make_counter(app_settings, connections):

@@ -41,9 +41,14 @@ def revoke_others(request):
 def change_password(request):
     body = request.validated
     hasher = request.registry.password_hasher
-    user = current_user(request)
-    if not hasher.verify(body['current_password'], user.password_hash):
-        raise InvalidCredentials('The current password is wrong.')
+    # A password check like a login's, in the same windows: a stolen session
+    # must not be a way around the login throttle to guess the password.
+    throttle = request.registry.login_throttle
+    with throttle.attempt(request.identity.username, request.client_addr) as attempt:
+        user = current_user(request)
+        if not hasher.verify(body['current_password'], user.password_hash):
+            raise InvalidCredentials('The current password is wrong.')
+        attempt.succeeded()
     user.password_hash = hasher.hash(body['new_password'])
     revoke_other_sessions(request, user)
     # This session continues, under a new id (and keeps its data).
