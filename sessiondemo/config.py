@@ -7,8 +7,10 @@ modules take the part they need from there and never re-read the dict. A
 missing or bad value raises ``SettingsError`` naming the key, which
 ``sessiondemo.main`` turns into a one-line exit.
 """
+import math
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from pyramid.util import DottedNameResolver
@@ -29,6 +31,14 @@ EXAMPLE_SECRETS = {
     'change-me', 'changeme', 'secret', 'example',
 }
 MIN_SECRET_BYTES = 32
+# Production only: a secret must look random, not merely be long ('a' * 32 and
+# 'abab...' are 32 bytes of nothing). Django asks for 5 distinct characters;
+# here 8, and 64 bits by the counts of its characters (estimated_bits). 32
+# random hex digits (128 bits) fall short of either about once in a million
+# draws (measured); 43 characters of secrets.token_urlsafe(32), never.
+MIN_SECRET_DISTINCT = 8
+MIN_SECRET_BITS = 64
+MIN_PRODUCTION_BCRYPT_ROUNDS = 12
 STORES = ('memory', 'cookie', 'redis', 'sql')
 THROTTLE_STORES = ('auto', 'memory', 'sql', 'redis')
 
@@ -95,6 +105,14 @@ def as_choice(settings, key, default, choices):
     return value
 
 
+def estimated_bits(secret):
+    """What the secret's own character counts say it holds: its length times
+    the Shannon entropy of its characters' frequencies (a rough upper bound
+    of its real entropy: it sees repetition, not a pattern)."""
+    counts = Counter(secret)
+    return -sum(n * math.log2(n / len(secret)) for n in counts.values())
+
+
 def secrets(settings, production, key='session.secrets'):
     """The signing keys, newest first; strict in production."""
     keys = require(settings, key).split()
@@ -104,7 +122,31 @@ def secrets(settings, production, key='session.secrets'):
                 f'{key}: every secret must be at least {MIN_SECRET_BYTES} bytes')
         if production and secret.lower() in EXAMPLE_SECRETS:
             raise SettingsError(f'{key}: an example secret cannot be used in production')
+        if production and (len(set(secret)) < MIN_SECRET_DISTINCT
+                           or estimated_bits(secret) < MIN_SECRET_BITS):
+            raise SettingsError(
+                f'{key}: a secret does not look random enough for production (make one '
+                f'with: python -c "import secrets; print(secrets.token_urlsafe(32))")')
     return tuple(keys)
+
+
+def bcrypt_rounds(settings, production, key='auth.bcrypt_rounds'):
+    rounds = as_int(settings, key, 12, minimum=4, maximum=31)
+    if production and rounds < MIN_PRODUCTION_BCRYPT_ROUNDS:
+        raise SettingsError(
+            f'{key}: must be at least {MIN_PRODUCTION_BCRYPT_ROUNDS} in production, got {rounds}')
+    return rounds
+
+
+def cookie_settings(settings, production):
+    name = as_text(settings, 'session.cookie_name', 'sid')
+    secure = as_bool(settings, 'session.cookie_secure', False)
+    if production and not secure:
+        raise SettingsError('session.cookie_secure: must be true in production')
+    if name.startswith(('__Host-', '__Secure-')) and not secure:
+        # A browser drops such a cookie unless it is Secure.
+        raise SettingsError(f'session.cookie_secure: must be true for a cookie named {name}')
+    return CookieSettings(name=name, secure=secure)
 
 
 def clock(settings):
@@ -185,8 +227,7 @@ def read(settings):
     session = SessionSettings(
         store=store,
         secrets=secrets(settings, production),
-        cookie=CookieSettings(name=as_text(settings, 'session.cookie_name', 'sid'),
-                              secure=as_bool(settings, 'session.cookie_secure', False)),
+        cookie=cookie_settings(settings, production),
         encrypt=as_bool(settings, 'session.cookie.encrypt', False),
         timeouts=Timeouts(
             idle=as_int(settings, 'session.idle_timeout', 1800, minimum=2),
@@ -205,7 +246,7 @@ def read(settings):
         # memory (one process) only beside the memory store.
         throttle_store = {'redis': 'redis', 'memory': 'memory'}.get(store, 'sql')
     auth = AuthSettings(
-        bcrypt_rounds=as_int(settings, 'auth.bcrypt_rounds', 12, minimum=4, maximum=31),
+        bcrypt_rounds=bcrypt_rounds(settings, production),
         max_failures=as_int(settings, 'auth.max_failures', 5, minimum=1),
         failure_window=as_int(settings, 'auth.failure_window', 900, minimum=1),
         max_failures_per_address=as_int(settings, 'auth.max_failures_per_address', 100,

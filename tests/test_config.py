@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from pyramid.paster import get_appsettings
+
 from sessiondemo import main
-from sessiondemo.config import Timeouts
+from sessiondemo.config import Timeouts, read
 
 from .helpers import SECRET
 
@@ -68,6 +70,88 @@ def test_production_refuses_the_example_secret(app_settings):
     app_settings['sessiondemo.production'] = 'true'
     app_settings['session.secrets'] = 'development-only-secret-do-not-use-in-production'
     assert 'session.secrets' in start_up_error(app_settings)
+
+
+# Production refuses what would make it weak (issue 11) ---------------------
+
+RANDOM_SECRET = 'Jx0vQ2mY7cLr-9aT_KpW4eZsN1hBfD6u8GqVtC3oRyE'     # token_urlsafe(32)
+RANDOM_HEX_SECRET = '9f86d081884c7d659a2feaa0c55ad015'               # token_hex(16)
+
+
+@pytest.fixture
+def production_settings(app_settings):
+    """A production configuration that starts: every rule below breaks one key."""
+    return dict(app_settings, **{
+        'sessiondemo.production': 'true', 'session.secrets': RANDOM_SECRET,
+        'session.cookie_secure': 'true', 'auth.bcrypt_rounds': '12'})
+
+
+def test_the_production_settings_start(production_settings):
+    read(production_settings)
+    read(dict(production_settings, **{'session.secrets': f'{RANDOM_HEX_SECRET} {RANDOM_SECRET}'}))
+
+
+@pytest.mark.parametrize('secret', [
+    'a' * 32, 'ab' * 16, 'passwordpasswordpasswordpassword', 'x' * 60 + 'abcdefgh',
+    f'{RANDOM_SECRET} {"0" * 40}',          # every secret of the ring
+])
+def test_production_refuses_low_entropy_secrets(production_settings, secret):
+    production_settings['session.secrets'] = secret
+    assert start_up_error(production_settings).startswith(
+        'sessiondemo: bad configuration: session.secrets:')
+
+
+def test_low_entropy_secrets_are_only_refused_in_production(app_settings):
+    read(dict(app_settings, **{'session.secrets': 'a' * 32}))
+
+
+@pytest.mark.parametrize('value', ['false', None])
+def test_production_refuses_insecure_cookies(production_settings, value):
+    if value is None:
+        del production_settings['session.cookie_secure']      # the default is false
+    else:
+        production_settings['session.cookie_secure'] = value
+    assert 'session.cookie_secure' in start_up_error(production_settings)
+
+
+@pytest.mark.parametrize('rounds', ['4', '11', None])
+def test_production_refuses_bcrypt_rounds_under_12(production_settings, rounds):
+    if rounds is None:
+        read(dict(production_settings, **{'auth.bcrypt_rounds': '13'}))
+        return
+    production_settings['auth.bcrypt_rounds'] = rounds
+    assert 'auth.bcrypt_rounds' in start_up_error(production_settings)
+
+
+@pytest.mark.parametrize('name', ['__Host-sid', '__Secure-sid'])
+def test_a_prefixed_cookie_name_requires_secure(app_settings, name):
+    app_settings['session.cookie_name'] = name
+    assert 'session.cookie_secure' in start_up_error(app_settings)
+    app_settings['session.cookie_secure'] = 'true'
+    read(app_settings)
+
+
+def test_production_ini_uses_host_cookies(app_settings, make_app_client):
+    """production.ini's own settings, on a memory store and the test's users
+    database: the session cookie is a __Host- one, with what the prefix
+    needs (Secure, Path=/, no Domain), and so is every cookie of that name."""
+    ini = dict(get_appsettings(str(ROOT / 'production.ini'), name='main'))
+    ini = {key: value for key, value in ini.items() if key.startswith(('session.', 'auth.'))}
+    settings = {**app_settings, **ini, 'sessiondemo.production': 'true',
+                'session.store': 'memory', 'session.secrets': RANDOM_SECRET}
+    assert read(settings).session.cookie.name.startswith('__Host-')
+    client = make_app_client(settings)
+    # Secure cookies come back over https, where CSRF checks the Origin too.
+    client.extra_environ.update({'wsgi.url_scheme': 'https', 'HTTP_ORIGIN': 'https://localhost'})
+    response = client.register('frodo')
+    set_cookies = response.headers.getall('Set-Cookie')
+    assert any(header.startswith('__Host-sid=') for header in set_cookies), set_cookies
+    for header in set_cookies:
+        if header.startswith('__Host-'):
+            attributes = [part.strip().lower() for part in header.split(';')[1:]]
+            assert 'secure' in attributes and 'path=/' in attributes, header
+            assert not any(part.startswith('domain') for part in attributes), header
+    client.get('/api/me', status=200)
 
 
 def test_touch_interval_is_clamped_to_half_the_idle_timeout():
@@ -128,7 +212,7 @@ def test_pserve_switches_store_from_the_command_line(request, dev_ini, store):
             'session.redis.url = redis://127.0.0.1:6379/0', f'session.redis.url = {url}'))
     process, port = run_pserve(dev_ini, f'session_store={store}')
     try:
-        assert f'"store": "{store}"' in wait_for_health(process, port)
+        assert json.loads(wait_for_health(process, port))['store'] == store
         # And it serves sessions: register, then read /api/me with the cookie.
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
         base = f'http://127.0.0.1:{port}'
