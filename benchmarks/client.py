@@ -1,12 +1,15 @@
 """A small HTTP client for the probes: one cookie jar, CSRF handled like any client.
 
 GET /api/csrf gives a token and its cookie; every unsafe request sends the token
-in ``X-CSRF-Token``. Every request has a timeout, so no probe can hang.
+in ``X-CSRF-Token``. A login, registration or logout ends the token (the
+contract rotates it), so the next unsafe request fetches a fresh one. Every
+request has a timeout, so no probe can hang.
 """
 import requests
 
 TIMEOUT = 10
 UNSAFE = {'POST', 'PUT', 'PATCH', 'DELETE'}
+ROTATING = {'/api/register', '/api/login', '/api/logout'}     # a new CSRF token after these
 
 
 class Client:
@@ -24,6 +27,8 @@ class Client:
             headers['X-CSRF-Token'] = self.token
         self.last = self.http.request(method, self.base_url + path, json=json,
                                       headers=headers, timeout=TIMEOUT)
+        if path in ROTATING and self.last.status_code < 400:
+            self.token = None
         return self.last
 
     def fetch_token(self):

@@ -248,7 +248,7 @@ TABLES = [('1', None, restart_survival),
           ('3', None, what_must_run),
           ('4', 'authenticated read (reader: GET /api/me)', scenario('reader')),
           ('4', 'session write (writer: PATCH /api/session/data)', scenario('writer')),
-          ('4', 'login/logout churn (one cycle = 6 requests)', scenario('churn')),
+          ('4', 'login/logout churn (one cycle = 7 requests)', scenario('churn')),
           ('4', 'anonymous (public endpoints only)', scenario('anonymous')),
           ('4', 'mix', scenario('mix')),
           ('4', 'store round trips per request, then (in brackets) what was sent: Redis '

@@ -15,11 +15,13 @@ def main(global_config, **settings):
             config.include('.models')       # users database, pyramid_tm
             config.include('.connections')  # Redis / SQL for the store and the throttle
             config.include('.passwords')
-            config.include('.security')     # policy, deny by default, CSRF
             config.include('.sessions')     # the store chosen by session.store
+            config.include('.security')     # policy, deny by default
+            config.include('.csrf')         # tokens bound to the session or a nonce
             config.include('.throttle')     # login failures per username and address
             config.include('.ingress')      # body size limit, cookie hygiene
             config.include('.errors')       # the contract's error shape
+            config.include('.headers')      # no-store, no framing
             config.include('.openapi')      # openapi.yaml: served, requests validated
             config.include('.routes')
             config.scan('.views')

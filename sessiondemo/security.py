@@ -5,26 +5,24 @@ user's id, name and session epoch, so an authenticated request costs one
 session load and no users-database statement. Revocation is the store's:
 every event that must end a user's sessions (revoke one, revoke the others, a
 password change) deletes them through the store's per-user index at once. The
-cookie store has nothing to delete, so it pays one indexed lookup of the
-user's session epoch (``EpochCheck``): a cookie minted before the epoch was
-bumped is anonymous.
+cookie store has nothing to delete, so it pays one indexed lookup instead
+(sessions/revocation.py): the user's session epoch and its deny list of
+logged-out cookies.
 
 Deny by default: ``set_default_permission('view')`` protects every view that
 does not say otherwise, and only the views the contract lists as public carry
 ``NO_PERMISSION_REQUIRED``; a view added tomorrow is protected without anyone
-remembering to protect it. CSRF is checked on every unsafe request, public ones
-included, against a token kept in its own cookie (``CookieCSRFStoragePolicy``),
-so the CSRF token costs no session and anonymous visitors create none.
+remembering to protect it. CSRF is csrf.py's: checked on every unsafe request,
+public ones included, with tokens that rotate at every login and logout.
 """
 from pyramid.authentication import SessionAuthenticationHelper
 from pyramid.authorization import ACLHelper, Allow, Authenticated, Everyone
-from pyramid.csrf import CookieCSRFStoragePolicy
 from pyramid.request import RequestLocalCache
 from pyramid.security import forget, remember
-from sqlalchemy import bindparam, select
 
-from .models import Identity, User
-from .sessions.record import EPOCH_KEY, USERID_KEY, USERNAME_KEY
+from . import csrf
+from .models import Identity
+from .sessions.record import EPOCH_KEY, USERID_KEY, USERNAME_KEY, store_key
 
 PERMISSION = 'view'
 
@@ -45,40 +43,11 @@ def identity_in(session):
     return Identity(userid, username, epoch)
 
 
-class EpochCheck:
-    """The cookie store's revocation check: is the session's epoch still the
-    user's? One indexed SELECT, paid on every authenticated request of the
-    cookie store, so it runs on a pooled DBAPI connection with the statement
-    compiled once: SQLAlchemy's Connection and Result around it cost four times
-    the query itself (~140 µs against ~35 on SQLite here)."""
-
-    QUERY = select(User.__table__.c.session_epoch).where(
-        User.__table__.c.id == bindparam('userid'))
-
-    def __init__(self, engine):
-        self.engine = engine
-        compiled = self.QUERY.compile(dialect=engine.dialect)
-        self.sql = str(compiled)
-        self.positional = compiled.positional       # '?' (SQLite) or named (psycopg)
-
-    def __call__(self, identity):
-        params = (identity.id,) if self.positional else {'userid': identity.id}
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(self.sql, params)
-            row = cursor.fetchone()
-            cursor.close()
-        finally:
-            connection.close()          # back to the pool
-        return row is not None and row[0] == identity.session_epoch
-
-
 class SessionSecurityPolicy:
-    def __init__(self, still_valid=None):
+    def __init__(self, revocation=None):
         self.helper = SessionAuthenticationHelper()
         self.acl = ACLHelper()
-        self.still_valid = still_valid         # EpochCheck for the cookie store
+        self.revocation = revocation           # the cookie store's CookieRevocation
         self.identity_cache = RequestLocalCache(self._load_identity)
 
     def _load_identity(self, request):
@@ -86,7 +55,9 @@ class SessionSecurityPolicy:
         if USERID_KEY not in session:
             return None
         identity = identity_in(session)
-        if identity is None or (self.still_valid and not self.still_valid(identity)):
+        if identity is None or (self.revocation is not None and session.sid is not None
+                                and not self.revocation.still_valid(identity,
+                                                                    store_key(session.sid))):
             # Not a login of ours, or revoked (another device's "log out
             # everywhere else", a password change): drop it for good, which
             # also expires a cookie-store cookie that can't be deleted otherwise.
@@ -126,6 +97,7 @@ def log_in(request, user, keep_data=False):
     remember(request, user.id)
     request.session[USERNAME_KEY] = user.username
     request.session[EPOCH_KEY] = user.session_epoch
+    csrf.rotate(request)
 
 
 def revoke_other_sessions(request, user):
@@ -141,15 +113,12 @@ def revoke_other_sessions(request, user):
 def log_out(request):
     request.session.invalidate()
     forget(request)
+    csrf.rotate(request)
 
 
 def includeme(config):
-    cookie_store = config.registry.app_settings.session.store == 'cookie'
-    config.set_security_policy(SessionSecurityPolicy(
-        still_valid=EpochCheck(config.registry['dbengine']) if cookie_store else None))
+    # After .sessions: the cookie store's backend holds its revocation check.
+    backend = config.registry.session_backend
+    config.set_security_policy(SessionSecurityPolicy(getattr(backend, 'revocation', None)))
     config.set_root_factory(Root)
     config.set_default_permission(PERMISSION)
-    config.set_csrf_storage_policy(CookieCSRFStoragePolicy(
-        samesite='Lax', secure=config.registry.app_settings.session.cookie.secure))
-    config.set_default_csrf_options(require_csrf=True, token='csrf_token',
-                                    header='X-CSRF-Token')

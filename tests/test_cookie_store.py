@@ -8,6 +8,7 @@ from sessiondemo.sessions.cookie import CookieBackend
 from sessiondemo.config import CookieSettings, Timeouts
 from sessiondemo.sessions.cookies import SessionCookie
 from sessiondemo.sessions.record import Record
+from sessiondemo.sessions.signing import Encrypter
 
 from .helpers import OLD_SECRET, SECRET
 
@@ -98,3 +99,110 @@ def test_the_largest_accepted_cookie_fits_a_browser(testapp):
     before = testapp.session_cookie()
     response = testapp.api('PATCH', '/api/session/data', {'blob': 'x' * (low + 1)})
     assert response.status_int == 413 and testapp.session_cookie() == before
+
+
+# Encryption bound to its use, base64 read strictly (issue 11) ----------------
+
+def sealed_backend(name='sid', secret=SECRET):
+    return CookieBackend([secret], Timeouts(), SessionCookie(CookieSettings(name=name)),
+                         encrypt=True)
+
+
+def a_record():
+    return Record(data={'auth.userid': 1, 'data:name': 'Frodo'}, created=1.0, touched=1.0,
+                  user_id=1)
+
+
+def test_an_encrypted_cookie_opens_only_under_its_own_name():
+    """The associated data holds the cookie's name: the same secrets, another
+    cookie name, and the value is not a session."""
+    value = sealed_backend('sid').encode('x', a_record())
+    assert sealed_backend('sid').decode(value)[1].data == a_record().data
+    assert sealed_backend('other').decode(value) is None
+    assert sealed_backend('__Host-sid').decode(value) is None
+
+
+def test_an_encrypted_cookie_carries_its_format_version(monkeypatch):
+    backend = sealed_backend()
+    raw = b64(backend.encode('x', a_record()))
+    assert raw[0] == Encrypter.VERSION
+    # Another version byte in front: refused before decryption...
+    other = base64.urlsafe_b64encode(bytes([raw[0] + 1]) + raw[1:]).rstrip(b'=').decode()
+    assert backend.decode(other) is None
+    # ...and a value sealed under another version, front byte and associated
+    # data alike, does not open either.
+    monkeypatch.setattr(Encrypter, 'VERSION', Encrypter.VERSION + 1)
+    future = sealed_backend().encode('x', a_record())
+    monkeypatch.undo()
+    assert backend.decode(future) is None
+
+
+def test_the_version_is_authenticated_not_only_sent(monkeypatch):
+    """The version byte is in the associated data too: a value sealed under
+    version 2 with version 1's byte in front does not open as version 1."""
+    monkeypatch.setattr(Encrypter, 'VERSION', 2)
+    raw = b64(sealed_backend().encode('x', a_record()))
+    monkeypatch.undo()
+    relabelled = base64.urlsafe_b64encode(b'\x01' + raw[1:]).rstrip(b'=').decode()
+    assert sealed_backend().decode(relabelled) is None
+
+
+def noncanonical_variants(value):
+    """The same bytes by Python's lenient decoder, in text that is not ours."""
+    yield value + '='                                    # padding
+    yield value + '=='
+    yield value[:4] + '!' + value[4:]                    # outside the alphabet
+    yield value[:4] + ' ' + value[4:]
+    yield value[:4] + '\n' + value[4:]
+    yield value.replace('-', '+').replace('_', '/') if ('-' in value or '_' in value) \
+        else value[:4] + '+' + value[4:]
+    if len(value) % 4 in (2, 3):                         # stray bits in the last character
+        alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+        yield value[:-1] + alphabet[alphabet.index(value[-1]) ^ 1]
+
+
+@pytest.mark.parametrize('size', range(3))
+def test_base64_is_read_strictly(size):
+    from sessiondemo.sessions.signing import b64decode, b64encode
+    data = bytes(range(30 + size))
+    text = b64encode(data)
+    assert b64decode(text) == data
+    variants = list(noncanonical_variants(text))
+    assert len(variants) == (7 if size else 6)
+    for variant in variants:
+        with pytest.raises(ValueError):
+            b64decode(variant)
+    if size:    # what Python's lenient decoder makes of stray bits: the same bytes
+        assert base64.urlsafe_b64decode(variants[-1] + '=' * (-len(text) % 4)) == data
+
+
+@pytest.mark.parametrize('encrypt', [False, True])
+def test_a_cookie_in_noncanonical_base64_is_not_ours(encrypt):
+    cookie = SessionCookie(CookieSettings())
+    backend = CookieBackend([SECRET], Timeouts(), cookie, encrypt=encrypt)
+    record = a_record()
+    seen = 0
+    for padding in range(3):           # lengths that leave stray bits, and one that does not
+        record.data['pad'] = 'x' * padding
+        value = backend.encode('x', record)
+        assert backend.decode(value) is not None
+        body = value if encrypt else value.split('.')[0]
+        for variant in noncanonical_variants(body):
+            tampered = variant if encrypt else variant + '.' + value.split('.')[1]
+            assert backend.decode(tampered) is None, tampered
+            seen += 1
+    assert seen >= 19
+
+
+def test_a_tampered_encrypted_cookie_is_anonymous_in_the_app(app_settings, make_app_client):
+    app_settings['session.cookie.encrypt'] = 'true'
+    client = make_app_client(app_settings)
+    client.register('frodo')
+    value = client.session_cookie()
+    for variant in [value + '=', value[:4] + '!' + value[4:]]:
+        other = make_app_client(app_settings, share_store_with=client)
+        other.set_cookie('sid', variant)
+        other.get('/api/me', status=401)
+    renamed = make_app_client(dict(app_settings, **{'session.cookie_name': 'sid2'}))
+    renamed.set_cookie('sid2', value)
+    renamed.get('/api/me', status=401)

@@ -1,7 +1,7 @@
 """Managing one's sessions (http-api.md), on every store."""
 import hashlib
 
-from .helpers import PASSWORD, assert_error, is_server_side
+from .helpers import PASSWORD, assert_error, is_server_side, session_set_cookies
 
 NEW_PASSWORD = 'a brand new passphrase'
 
@@ -124,11 +124,30 @@ def test_revoke_one_session_by_handle(make_client, store):
         assert current['current']
 
 
-def test_revoking_the_current_session_logs_out(testapp):
+def test_revoking_the_current_session_logs_out(testapp, make_client):
     testapp.register('frodo')
+    copy = testapp.session_cookie()
     (current,) = [s for s in testapp.get('/api/sessions').json['sessions'] if s['current']]
     testapp.api('DELETE', f'/api/sessions/{current["handle"]}', status=200)
     assert_error(testapp.get('/api/me', expect_errors=True), 401, 'unauthenticated')
+    replay = make_client()                   # a copy is dead too, on every store
+    replay.set_cookie('sid', copy)
+    assert_error(replay.get('/api/me', expect_errors=True), 401, 'unauthenticated')
+
+
+def test_a_session_found_revoked_is_ended_on_the_refusal(make_client, store):
+    """Revoked elsewhere, found out when it next asks: the 401 also expires
+    its cookie (and deletes what is left of it), not just refuses it."""
+    first, second = make_client(), make_client()
+    first.register('frodo')
+    second.login('frodo')
+    first.api('POST', '/api/sessions/revoke-others', status=200)
+    refused = second.get('/api/me', expect_errors=True)
+    assert_error(refused, 401, 'unauthenticated')
+    if store.startswith('cookie'):        # server-side stores deleted it already
+        (expired,) = session_set_cookies(refused)
+        assert 'Max-Age=0' in expired
+    assert second.session_cookie() is None or is_server_side(store)
 
 
 def test_foreign_handles_are_404_and_invisible(make_client):

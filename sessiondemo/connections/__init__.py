@@ -13,12 +13,20 @@ class Connections:
         self._users_engine = users_engine
         self._redis = None
         self._sql = None
+        self._users = None
 
     def redis(self):
         """The ``RedisConnection`` on ``session.redis.url``."""
         if self._redis is None:
             self._redis = redis_connection.connect(self._settings.session)
         return self._redis
+
+    def users(self):
+        """A ``SqlConnection`` on the users database (the cookie store's deny list)."""
+        if self._users is None:
+            self._users = sql_connection.SqlConnection(
+                self._users_engine, self._settings.session.store_timeout, 'sqlalchemy.url')
+        return self._users
 
     def sql(self):
         """The ``SqlConnection`` on ``session.sql.url`` (default: the users database)."""

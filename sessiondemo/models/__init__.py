@@ -23,6 +23,7 @@ from ..config import require
 from ..connections.sql import sqlite_pragmas
 from .login_failure import LoginFailure  # noqa: F401
 from .meta import Base, metadata  # noqa: F401
+from .revoked_session import RevokedSession  # noqa: F401
 from .user import Identity, User  # noqa: F401
 
 configure_mappers()

@@ -37,8 +37,10 @@ def make_backend(app_settings, connections, store=None):
     cookie = SessionCookie(settings.cookie)
     if settings.store == 'cookie':
         from .cookie import CookieBackend
+        from .revocation import CookieRevocation
         return CookieBackend(settings.secrets, settings.timeouts, cookie,
-                             encrypt=settings.encrypt, clock=app_settings.clock)
+                             encrypt=settings.encrypt, clock=app_settings.clock,
+                             revocation=CookieRevocation(connections.users(), app_settings.clock))
     if store is None:
         store = make_store(app_settings, connections)
     return ServerSideBackend(store, Signer(settings.secrets, 'session id'), settings.timeouts,

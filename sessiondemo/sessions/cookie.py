@@ -11,14 +11,17 @@
   ``SignedCookieSessionFactory`` re-signs it on every request by default.
 - A session that would not fit in a browser's 4096-byte cookie is refused with
   413 ``session_too_large`` and the client keeps the cookie it had.
+- Logout holds: a cookie session that logged out or was revoked goes on a deny
+  list in the users database until it could have expired (revocation.py),
+  checked with the user's session epoch in one lookup per request.
 """
 import secrets
 import time
 
 from .. import fastjson
 from ..errors import SessionTooLarge
-from .record import USERID_KEY, Record
 from .cookies import read_cookie
+from .record import USERID_KEY, Record, store_key
 from .session import Session, open_session
 from .signing import Encrypter, Signer, b64decode, b64encode
 
@@ -28,13 +31,16 @@ BROWSER_COOKIE_LIMIT = 4096
 class CookieBackend:
     name = 'cookie'
 
-    def __init__(self, secrets_, timeouts, cookie, encrypt=False, clock=time.time):
+    def __init__(self, secrets_, timeouts, cookie, encrypt=False, clock=time.time,
+                 revocation=None):
         self.timeouts = timeouts
         self.cookie = cookie
         self.clock = clock
         self.encrypt = encrypt
+        self.revocation = revocation          # revocation.CookieRevocation
         if encrypt:
-            self._box = Encrypter(secrets_, 'cookie session')
+            # Bound to the cookie's name: no other cookie of ours opens as a session.
+            self._box = Encrypter(secrets_, 'cookie session', context=cookie.name)
         else:
             self._signer = Signer(secrets_, 'cookie session')
 
@@ -81,12 +87,19 @@ class CookieBackend:
         sid, record, current = decoded
         return open_session(self, record, sid, reissue=not current)
 
+    def session_id(self, request):
+        """The id inside a cookie of ours, or None."""
+        raw = read_cookie(request, self.cookie.name)
+        decoded = self.decode(raw) if raw else None
+        return decoded[0] if decoded else None
+
     def ping(self):
         return True
 
     def persist(self, request, response, session):
         now = self.clock()
         if session.is_changed and not dict(session):
+            self._deny_invalidated(session, now)
             if session.had_cookie:
                 self.cookie.delete(response)
             return
@@ -101,5 +114,14 @@ class CookieBackend:
         value = self.encode(session.sid, record)
         max_age = record.created + self.timeouts.absolute - now
         if self.cookie.header_length(value, max_age) > BROWSER_COOKIE_LIMIT:
-            raise SessionTooLarge()
+            raise SessionTooLarge()                    # the old cookie stays good
+        self._deny_invalidated(session, now)
         self.cookie.set(response, value, max_age)
+
+    def _deny_invalidated(self, session, now):
+        # Logged out, revoked, or replaced at login: a copy of the old cookie
+        # must stop working now, not at its expiry.
+        if self.revocation is not None:
+            for sid in session.invalidated:
+                self.revocation.deny(store_key(sid), now + self.timeouts.absolute)
+        session.invalidated.clear()

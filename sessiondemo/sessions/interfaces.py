@@ -91,5 +91,9 @@ class SessionBackend(Protocol):
         """Save what the request changed (or touch, or delete) and set or
         expire the cookie. SessionTooLarge (413) leaves everything as it was."""
 
+    def session_id(self, request) -> Optional[str]:
+        """The session id a validly signed cookie names, read from the cookie
+        alone (no store round trip), or None: CSRF tokens are bound to it."""
+
     def ping(self) -> None:
         """StoreUnavailable when the store can't be reached."""

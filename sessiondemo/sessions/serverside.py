@@ -45,6 +45,12 @@ class ServerSideBackend:
         record = self.store.load(store_key(sid))      # StoreUnavailable propagates
         return open_session(self, record, sid, reissue=not current_key)
 
+    def session_id(self, request):
+        """The id a validly signed cookie names (no store round trip), or None."""
+        raw = read_cookie(request, self.cookie.name)
+        unsigned = self.signer.unsign(raw) if raw else None
+        return unsigned[0] if unsigned else None
+
     def ping(self):
         self.store.ping()
 

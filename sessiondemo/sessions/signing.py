@@ -27,13 +27,23 @@ def b64encode(data):
 
 
 def b64decode(text):
-    """Strict URL-safe base64 without padding; ValueError on anything else."""
+    """Strict URL-safe base64 without padding; ValueError on anything else.
+
+    Strict means: ``text`` is exactly what ``b64encode`` makes of some bytes.
+    Python's decoder skips characters outside the alphabet and ignores the
+    unused low bits of the last character, so several texts would open to
+    the same bytes; re-encoding (a microsecond for a cookie) refuses them all:
+    a foreign character, padding, whitespace, a last character with stray bits.
+    """
     if not isinstance(text, str) or not text.isascii():
         raise ValueError('not base64')
     try:
-        return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise ValueError('not base64') from None
+    if b64encode(data) != text:
+        raise ValueError('not canonical base64')
+    return data
 
 
 def derive_key(secret, purpose):
@@ -57,6 +67,15 @@ class Signer:
         mac.update(value.encode('ascii'))
         return b64encode(mac.digest())
 
+    def signature(self, value):
+        """The signature of ASCII ``value`` under the current key."""
+        return self._mac(self._macs[0], value)
+
+    def verify(self, value, signature):
+        """Whether ``signature`` is ``value``'s under any of the keys."""
+        return isinstance(signature, str) and signature.isascii() and any(
+            hmac.compare_digest(signature, self._mac(keyed, value)) for keyed in self._macs)
+
     def sign(self, value):
         """``value`` must be ASCII without dots (an id or base64 text)."""
         return f'{value}.{self._mac(self._macs[0], value)}'
@@ -73,17 +92,28 @@ class Signer:
 
 
 class Encrypter:
-    """AES-256-GCM (confidential and authenticated) under the first of several keys."""
+    """AES-256-GCM (confidential and authenticated) under the first of several keys.
 
+    A value is ``base64(version, nonce, ciphertext and tag)``. The associated
+    data, authenticated but not sent, is the version byte, the purpose and the
+    ``context`` (for a cookie, its name): a value made in another format, for
+    another purpose or under another cookie name never opens, even under the
+    same secrets (a session cookie replayed as another cookie of the app, or
+    a format changed in a later release and read by this one).
+    """
+
+    VERSION = 1
     NONCE_BYTES = 12
 
-    def __init__(self, secrets, purpose):
-        self._aad = purpose.encode('ascii')
+    def __init__(self, secrets, purpose, context=''):
+        self._version = bytes([self.VERSION])
+        self._aad = b'\0'.join([self._version, purpose.encode('ascii'), context.encode('utf-8')])
         self._ciphers = [AESGCM(derive_key(s, 'encrypt ' + purpose)) for s in secrets]
 
     def encrypt(self, plaintext):
         nonce = os.urandom(self.NONCE_BYTES)
-        return b64encode(nonce + self._ciphers[0].encrypt(nonce, plaintext, self._aad))
+        return b64encode(self._version + nonce
+                         + self._ciphers[0].encrypt(nonce, plaintext, self._aad))
 
     def decrypt(self, token):
         """(plaintext, encrypted_with_current_key) or None for anything not ours."""
@@ -91,7 +121,9 @@ class Encrypter:
             raw = b64decode(token)
         except ValueError:
             return None
-        nonce, ciphertext = raw[:self.NONCE_BYTES], raw[self.NONCE_BYTES:]
+        if raw[:1] != self._version:
+            return None
+        nonce, ciphertext = raw[1:1 + self.NONCE_BYTES], raw[1 + self.NONCE_BYTES:]
         if len(ciphertext) < 16:
             return None
         for index, cipher in enumerate(self._ciphers):

@@ -1,0 +1,42 @@
+"""Response headers that keep what a session shows out of caches and frames.
+
+- ``Cache-Control: no-store`` on every response that depends on the session
+  (it was loaded), holds a CSRF token (one was asked for), or sets a cookie: a
+  shared cache or the browser's back button must not hand one client's answer
+  to the next person at the keyboard.
+- Pages refuse to be framed (``X-Frame-Options: DENY`` and CSP
+  ``frame-ancestors 'none'``: no clickjacking of "log out everywhere else"),
+  load only this site's stylesheet, post forms only here, and send no
+  Referer elsewhere; every response is ``nosniff``.
+
+A tween above the exception views, so error responses get them too. The CSRF
+nonce cookie is set by a response callback, after this tween: the policy marks
+the request (``NO_STORE``) when it hands out a token, which covers it.
+"""
+from pyramid.tweens import EXCVIEW
+
+NO_STORE = 'sessiondemo.no_store'
+PAGE_HEADERS = {
+    'X-Frame-Options': 'DENY',
+    'Content-Security-Policy': ("default-src 'none'; style-src 'self'; img-src 'self'; "
+                                "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+    'Referrer-Policy': 'same-origin',
+}
+
+
+def headers_tween_factory(handler, registry):
+    def headers_tween(request):
+        response = handler(request)
+        headers = response.headers
+        if ('session' in request.__dict__ or NO_STORE in request.environ
+                or 'Set-Cookie' in headers):
+            headers['Cache-Control'] = 'no-store'
+        headers['X-Content-Type-Options'] = 'nosniff'
+        if response.content_type == 'text/html':
+            headers.update(PAGE_HEADERS)
+        return response
+    return headers_tween
+
+
+def includeme(config):
+    config.add_tween('sessiondemo.headers.headers_tween_factory', over=EXCVIEW)
