@@ -4,8 +4,8 @@ The generated ini says ``use = call:benchmarks.instrumented:main``. Every reques
 still goes through ``sessiondemo.main``'s app; the wrapper answers only two paths
 itself. ``GET /__bench__/stats[?counters]`` tells the runner what a client cannot
 see: how many records the store holds, how many SQL statements the store has
-sent (a counting hook on the store's own engine, so the users database is not
-counted), the Redis round trips it has made (counting connections in its own
+sent (counted by the driver, on the store's and the throttle's tables only, so
+the users database is not counted), the Redis round trips it has made (counting connections in its own
 client's pool) and the process RSS. ``GET /__bench__/gc`` runs a full garbage
 collection before the memory probe's readings. The cost on every other request
 is one membership test on the path, the same on every endpoint, so it cancels
@@ -13,12 +13,14 @@ out of the session tax.
 """
 import gc
 import json
+import re
 import threading
 
-from sqlalchemy import event
+from realservers import record_statements
 
 from sessiondemo import main as sessiondemo_main
 
+STORE_TABLES = re.compile(r'\b(sessions|login_failures)\b')
 STATS_PATH = '/__bench__/stats'
 GC_PATH = '/__bench__/gc'         # a full collection before a memory reading
 
@@ -85,17 +87,19 @@ def main(global_config, **settings):
     app = sessiondemo_main(global_config, **settings)
     backend = app.registry.session_backend
     store = getattr(backend, 'store', None)          # None for the cookie store
-    counter = StatementCounter()
-    engine = getattr(store, 'bind', None)            # the SQL store's own engine
-    if engine is not None:
-        event.listen(engine, 'before_cursor_execute', counter)
+    engine = getattr(store, 'bind', None)            # the SQL store's engine
+    # Counted by the driver (the store runs its statements on bare DBAPI
+    # cursors); the store's and the throttle's tables only, so that the users
+    # database is not counted when it shares the engine.
+    sql_statements = [] if engine is None else record_statements(
+        engine, lambda sql: STORE_TABLES.search(sql))
     redis_trips = StatementCounter()
     if backend.name == 'redis':
         count_redis_round_trips(redis_client(store), redis_trips)
 
     def stats(counters_only):
         # The counter is read first: counting records is itself a statement.
-        figures = {'store': backend.name, 'sql_statements': counter.count,
+        figures = {'store': backend.name, 'sql_statements': len(sql_statements),
                    'redis_round_trips': redis_trips.count, 'rss_bytes': rss_bytes()}
         if not counters_only:
             figures['records'] = store.count() if hasattr(store, 'count') else 0

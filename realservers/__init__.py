@@ -19,7 +19,9 @@ from the repository root, which pytest and ``python -m benchmarks.run`` put on
 from .postgres import PostgresServer
 from .process import ChildProcess, ServerError, find_binary, free_port, run, wait_until
 from .redis_servers import RedisCluster, RedisServer
+from .statements import record_statements
 from .wsgi import serving
 
 __all__ = ['ChildProcess', 'PostgresServer', 'RedisCluster', 'RedisServer', 'ServerError',
-           'find_binary', 'free_port', 'run', 'serving', 'wait_until']
+           'find_binary', 'free_port', 'record_statements', 'run', 'serving',
+           'wait_until']

@@ -41,8 +41,26 @@ def sqlite_pragmas(busy_ms, foreign_keys=False):
     return on_connect
 
 
+class Statement:
+    """A statement compiled once for one dialect (its parameters are named
+    ``bindparam``s): its SQL text, and how to hand its values to the driver."""
+
+    def __init__(self, statement, dialect):
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup if compiled.positional else None
+        self.is_select = self.sql.lstrip().upper().startswith('SELECT')
+
+    def params(self, values):
+        return tuple(values[name] for name in self.order) if self.order else values
+
+
 class SqlConnection:
-    """An engine whose statements run in ``run``: autocommit, bounded, 503 on failure."""
+    """An engine whose statements run autocommit, bounded, 503 on failure:
+    ``execute`` for the statements a request runs (compiled once, on a pooled
+    DBAPI connection: SQLAlchemy's Connection and autocommit switching around
+    a one-row SELECT cost five times the query, ~300 µs against ~50 on SQLite
+    here), ``run`` for the rest."""
 
     def __init__(self, engine, timeout=1.0, key='session.sql.url'):
         if engine.dialect.name not in UPSERT:
@@ -53,6 +71,53 @@ class SqlConnection:
         self.engine = engine.execution_options(isolation_level='AUTOCOMMIT')
         self.insert = UPSERT[engine.dialect.name]
         self._watchdog = Watchdog(timeout) if engine.dialect.name == 'postgresql' else None
+
+    def compile(self, statement):
+        return Statement(statement, self.bind.dialect)
+
+    def execute(self, statement, values, fetch=None):
+        """Run a ``Statement``; its first row (``fetch='one'``), every row
+        (``'all'``) or the number of rows it changed. Each runs in a
+        transaction of its own; StoreUnavailable on any failure."""
+        dbapi_error = self.bind.dialect.loaded_dbapi.Error
+        for attempt in (1, 2):
+            try:
+                raw = self.bind.raw_connection()
+            except (dbapi_error, SQLAlchemyError, OSError) as error:
+                self._unavailable(error)
+            cursor = None
+            try:
+                cursor = raw.cursor()
+                if self._watchdog is None:
+                    result = self._execute(raw, cursor, statement, values, fetch)
+                else:
+                    with self._watchdog.guard(raw.dbapi_connection.fileno()):
+                        result = self._execute(raw, cursor, statement, values, fetch)
+                cursor.close()
+                raw.close()         # back to the pool (which rolls back a SELECT's transaction)
+                return result
+            except (dbapi_error, StatementTimeout, OSError) as error:
+                if self.bind.dialect.is_disconnect(error, raw.dbapi_connection, cursor) \
+                        or isinstance(error, StatementTimeout):
+                    raw.invalidate()        # never back to the pool
+                    if attempt == 1 and not isinstance(error, StatementTimeout):
+                        continue    # a server restarted under a pooled connection
+                else:
+                    raw.close()
+                self._unavailable(error)
+
+    @staticmethod
+    def _execute(raw, cursor, statement, values, fetch):
+        cursor.execute(statement.sql, statement.params(values))
+        if fetch == 'one':
+            result = cursor.fetchone()
+        elif fetch == 'all':
+            result = cursor.fetchall()
+        else:
+            result = cursor.rowcount
+        if not statement.is_select:
+            raw.commit()
+        return result
 
     def run(self, work):
         """``work(connection)`` on a connection of its own; StoreUnavailable on any failure."""

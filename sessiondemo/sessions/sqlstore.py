@@ -11,8 +11,8 @@ login throttle): each on an autocommit connection of its own, since the session
 is saved after pyramid_tm has committed, bounded by ``session.store_timeout``,
 and every database error a 503.
 """
-from sqlalchemy import (Column, Float, MetaData, String, Table, Text, delete, func, select,
-                        text, update)
+from sqlalchemy import (Column, Float, MetaData, String, Table, Text, bindparam, delete, func,
+                        select, text, update)
 
 from .interfaces import CONFLICT, MISSING, REPLACED
 from .record import Record
@@ -31,6 +31,11 @@ sessions = Table(
 )
 
 
+c = sessions.c
+LIVE = c.expires_at > bindparam('now')
+COLUMNS = ('data', 'user_id', 'created', 'touched', 'expires_at', 'user_agent', 'ip')
+
+
 class SqlStore:
     name = 'sql'
 
@@ -39,31 +44,40 @@ class SqlStore:
         self.bind = connection.bind
         self.clock = clock
         self._run = connection.run
-        self._insert = connection.insert
+        self._execute = connection.execute
+        # The statements a request runs, built and compiled once.
+        compile_ = connection.compile
+        upsert = connection.insert(sessions).values(
+            key=bindparam('key'), **{name: bindparam(name) for name in COLUMNS})
+        self._load = compile_(select(c.data, c.touched).where(c.key == bindparam('key'), LIVE))
+        self._save = compile_(upsert.on_conflict_do_update(
+            index_elements=[c.key], set_={name: upsert.excluded[name] for name in COLUMNS}))
+        self._replace = compile_(update(sessions).where(
+            c.key == bindparam('key'), c.data == bindparam('expected'), LIVE).values(
+            data=bindparam('data'), touched=bindparam('touched'),
+            expires_at=bindparam('expires_at'), user_agent=bindparam('user_agent'),
+            ip=bindparam('ip')))
+        self._alive = compile_(select(c.key).where(c.key == bindparam('key'), LIVE))
+        self._touch = compile_(update(sessions).where(c.key == bindparam('key'), LIVE).values(
+            touched=bindparam('touched'), expires_at=bindparam('expires_at')))
+        self._delete = compile_(delete(sessions).where(c.key == bindparam('key')))
 
     def load(self, key):
-        query = select(sessions.c.data, sessions.c.touched).where(
-            sessions.c.key == key, sessions.c.expires_at > self.clock())
-        row = self._run(lambda connection: connection.execute(query).first())
+        row = self._execute(self._load, {'key': key, 'now': self.clock()}, fetch='one')
         if row is None:
             return None
         try:
-            record = Record.from_json(row.data)
+            record = Record.from_json(row[0])
         except ValueError:
             return None
-        record.touched = row.touched        # the column is kept in step by touch()
+        record.touched = row[1]             # the column is kept in step by touch()
         return record
 
     def save(self, key, record, blob, expires_at):
-        values = dict(
-            data=blob, user_id=None if record.user_id is None else str(record.user_id),
+        self._execute(self._save, dict(
+            key=key, data=blob, user_id=None if record.user_id is None else str(record.user_id),
             created=record.created, touched=record.touched, expires_at=expires_at,
-            user_agent=record.user_agent, ip=record.ip)
-        statement = self._insert(sessions).values(key=key, **values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[sessions.c.key],
-            set_={name: statement.excluded[name] for name in values})
-        self._run(lambda connection: connection.execute(statement))
+            user_agent=record.user_agent, ip=record.ip))
 
     def replace(self, key, record, blob, expires_at, expected):
         """Compare-and-set on the data the caller read: one UPDATE when it
@@ -72,29 +86,20 @@ class SqlStore:
         if expected is None:
             return MISSING
         now = self.clock()
-        statement = update(sessions).where(
-            sessions.c.key == key, sessions.c.data == expected, sessions.c.expires_at > now,
-        ).values(data=blob, touched=record.touched, expires_at=expires_at,
-                 user_agent=record.user_agent, ip=record.ip)
-
-        def work(connection):
-            if connection.execute(statement).rowcount == 1:
-                return REPLACED
-            alive = connection.execute(select(sessions.c.key).where(
-                sessions.c.key == key, sessions.c.expires_at > now)).first()
-            return CONFLICT if alive else MISSING
-        return self._run(work)
+        if self._execute(self._replace, dict(
+                key=key, expected=expected, now=now, data=blob, touched=record.touched,
+                expires_at=expires_at, user_agent=record.user_agent, ip=record.ip)) == 1:
+            return REPLACED
+        alive = self._execute(self._alive, {'key': key, 'now': now}, fetch='one')
+        return CONFLICT if alive else MISSING
 
     def touch(self, key, record, expires_at):
         # Only a live row: a touch never revives an expired one awaiting the purge.
-        statement = update(sessions).where(
-            sessions.c.key == key, sessions.c.expires_at > self.clock()).values(
-            touched=record.touched, expires_at=expires_at)
-        self._run(lambda connection: connection.execute(statement))
+        self._execute(self._touch, {'key': key, 'now': self.clock(), 'touched': record.touched,
+                                    'expires_at': expires_at})
 
     def delete(self, key):
-        statement = delete(sessions).where(sessions.c.key == key)
-        self._run(lambda connection: connection.execute(statement))
+        self._execute(self._delete, {'key': key})
 
     def sessions_of(self, user_id):
         """[(key, record)] of the user's live sessions: one SELECT on the user_id index."""
