@@ -624,6 +624,21 @@ def test_older_signing_key_is_accepted_and_reissued(app_settings, make_app_clien
     assert_error(stale.get('/api/me', expect_errors=True), 401, 'unauthenticated')
 
 
+def test_a_reissued_cookie_keeps_what_is_left_of_its_lifetime(app_settings, make_app_client,
+                                                              clock):
+    """Max-Age is the absolute timeout counted from the login, never a fresh
+    one: a cookie re-signed under a new key (or, on the cookie store, slid)
+    1000 s after the login lives 85400 s more, not 86400."""
+    old_client = make_app_client(dict(app_settings, **{'session.secrets': OLD_SECRET}))
+    old_client.register('frodo')
+    clock.advance(1000)
+    rotated = make_app_client(dict(app_settings, **{'session.secrets': f'{SECRET} {OLD_SECRET}'}),
+                              share_store_with=old_client)
+    rotated.set_cookie('sid', old_client.session_cookie())
+    (reissued,) = session_set_cookies(rotated.get('/api/me', status=200))
+    assert re.search(r'Max-Age=(\d+)', reissued).group(1) == '85400', reissued
+
+
 def test_login_page_gives_one_answer_for_bad_input_too(testapp):
     page = testapp.get('/login', status=200)
     response = testapp.post('/login', {'username': 'x', 'password': 'short',

@@ -206,3 +206,21 @@ def test_a_tampered_encrypted_cookie_is_anonymous_in_the_app(app_settings, make_
     renamed = make_app_client(dict(app_settings, **{'session.cookie_name': 'sid2'}))
     renamed.set_cookie('sid2', value)
     renamed.get('/api/me', status=401)
+
+
+def test_signatures_are_compared_in_constant_time(monkeypatch):
+    """Never ``==``: a comparison that stops at the first wrong byte tells a
+    forger, by its time, how much of his signature is right."""
+    from sessiondemo.sessions import signing
+    compared = []
+    real = signing.hmac.compare_digest
+    monkeypatch.setattr(signing.hmac, 'compare_digest',
+                        lambda a, b: compared.append((a, b)) or real(a, b))
+    signer = signing.Signer([SECRET, OLD_SECRET], 'test')
+    token = signer.sign('value')
+    assert signer.unsign(token) == ('value', True) and compared
+    compared.clear()
+    assert signer.unsign(token[:-1] + ('A' if token[-1] != 'A' else 'B')) is None
+    assert len(compared) == 2                   # once per key, every one tried
+    compared.clear()
+    assert signer.verify('value', signer.signature('value')) and compared

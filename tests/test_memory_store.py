@@ -52,6 +52,15 @@ def test_expired_records_are_swept_and_purged():
     assert store.count() == 0
 
 
+def test_a_record_that_expires_exactly_now_is_swept():
+    clock = Clock(1000)
+    store = MemoryStore(max_sessions=100, clock=clock)
+    store.save('a', record(clock), record(clock).to_json(), clock() + 10)
+    clock.now += 10                         # its expiry is now: gone, not kept a tick longer
+    assert store.purge_expired() == 1
+    assert store.count() == 0
+
+
 def test_concurrent_writers_keep_the_bound_and_lose_no_record():
     clock = Clock(1000)
     store = MemoryStore(max_sessions=10_000, clock=clock, sweep_every=7)
