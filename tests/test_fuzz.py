@@ -45,7 +45,7 @@ from sessiondemo.openapi import SPEC_ASSET
 from .helpers import PASSWORD, TestApp, record_count
 
 PER_OPERATION = 12     # examples for each operation and page
-HOSTILE = 6            # more of them for each, with the hostile bodies only
+HOSTILE = 5            # more for each, per kind of hostile body
 ANYTHING = 60          # examples of any method on any path
 
 # WebTest's lint warns about the unusual methods the fuzzer sends on purpose.
@@ -66,18 +66,21 @@ CODES_BY_STATUS = {
 
 
 def load_operations():
-    """{(METHOD, path regex): set of documented statuses} from openapi.yaml."""
+    """{(METHOD, path regex): set of documented statuses} from openapi.yaml, and
+    the set of those that read a JSON body."""
     with open(AssetResolver().resolve(SPEC_ASSET).abspath(), encoding='utf-8') as f:
         document = yaml.safe_load(f)
-    operations = {}
+    operations, with_body = {}, set()
     for path, item in document['paths'].items():
         pattern = '^' + re.sub(r'\\{[^/]+\\}', '[^/]+', re.escape(path)) + '$'
         for method, operation in item.items():
             operations[(method.upper(), pattern)] = {int(s) for s in operation['responses']}
-    return operations
+            if 'requestBody' in operation:
+                with_body.add((method.upper(), pattern))
+    return operations, with_body
 
 
-OPERATIONS = load_operations()
+OPERATIONS, BODY_OPERATIONS = load_operations()
 DOCUMENTED_PATHS = {pattern for _, pattern in OPERATIONS}
 
 PATHS = [
@@ -173,23 +176,31 @@ bodies = st.one_of(
     json_values.map(lambda v: json.dumps(v).encode()),
     credential_like.map(lambda v: json.dumps(v).encode()),
     st.sampled_from([b'{"username": ', b'NaN', b'\xff\xfe{}', b'{"a": Infinity}', b'[]',
-                     b'csrf_token=x&username=frodo', b'--xyz\r\nbroken', b'x' * 5000]),
+                     b'csrf_token=x&username=frodo', b'--xyz\r\nbroken', b'x' * 7000]),
 )
 
 # Hostile bodies ------------------------------------------------------------
 
+# Each hostile JSON body comes with the answer it must get wherever a body is
+# read: a 400 with that code (or a refusal before the body is read), never a
+# success; None where the body is fine JSON after all.
 deep_json = st.builds(
     lambda depth, shape: shape.replace('DEEP', '[' * depth + '1' + ']' * depth).encode(),
-    st.integers(min_value=30, max_value=1900),
+    # Deeper than Python's recursion goes (Hypothesis raises the limit while it
+    # runs) first, as the simplest example; then just past the app's limit,
+    # and past the body limit.
+    st.one_of(st.sampled_from([2900, 33, 3500]), st.integers(min_value=33, max_value=300)),
     st.sampled_from(['DEEP', '{"k": DEEP}', '{"username": "frodo", "password": DEEP}',
                      '{"current_password": DEEP, "new_password": "a brand new one"}']))
-deep_objects = st.integers(min_value=30, max_value=700).map(
+deep_objects = st.integers(min_value=33, max_value=700).map(
     lambda depth: ('{"a":' * depth + '1' + '}' * depth).encode())
-unclosed = st.integers(min_value=30, max_value=3000).map(lambda depth: b'[' * depth)
-SURROGATES = [r'\udc80', r'\ud800', r'\uDFFF', r'\ude00\ud83d', r'\ud83d', r'\ud83d\ude00',
-              r'\\udc80']
+unclosed = st.sampled_from([6000, 33, 999, 7000]).map(lambda depth: b'[' * depth)
+deep = st.tuples(st.one_of(deep_json, deep_objects, unclosed), st.just('invalid_json'))
+LONE = [r'\udc80', r'\ud800', r'\uDFFF', r'\ude00\ud83d', r'\ud83d']
+FINE = [r'\ud83d\ude00', r'\\udc80']            # a pair; an escaped backslash
 surrogate_json = st.builds(
-    lambda template, escape: template.replace('ESC', escape).encode(),
+    lambda template, escape: (template.replace('ESC', escape).encode(),
+                              'invalid_input' if escape in LONE else None),
     st.sampled_from(['{"username": "frodo", "password": "ESC and more"}',
                      '{"username": "frESCodo", "password": "correct horse battery staple"}',
                      '{"username": "sam", "password": "ESC and more"}',
@@ -197,22 +208,34 @@ surrogate_json = st.builds(
                      '{"name": "ESC"}',
                      '{"current_password": "ESC......", "new_password": "a brand new one"}',
                      '{"current_password": "correct horse", "new_password": "ESC........"}']),
-    st.sampled_from(SURROGATES))
-NUMBERS = ['1e999', '-1e999', '1E400', '-0.1e99999', '1' * 400 + '.0', '7' * 4301, '1e308',
-           '1e-999', '123456789012345678901234567890', '-0.0', '-' + '9' * 30]
+    st.sampled_from(LONE * 2 + FINE))
+REFUSED_NUMBERS = ['1e999', '-1e999', '1E400', '-0.1e99999', '1' * 400 + '.0', '7' * 4301]
+FINE_NUMBERS = ['1e308', '1e-999', '123456789012345678901234567890', '-0.0', '-' + '9' * 30]
 number_json = st.builds(
-    lambda template, number: template.replace('N', number).encode(),
+    lambda template, number: (template.replace('N', number).encode(),
+                              'invalid_input' if number in REFUSED_NUMBERS else None),
     st.sampled_from(['{"k": N}', '[N]', 'N', '{"k": {"deep": [1, N]}}', '{"name": N}',
                      '{"username": N, "password": "correct horse battery staple"}',
                      '{"current_password": N, "new_password": N}']),
-    st.sampled_from(NUMBERS))
-hostile_json = st.one_of(deep_json, deep_objects, unclosed, surrogate_json, number_json)
+    st.sampled_from(REFUSED_NUMBERS * 2 + FINE_NUMBERS))
 
-form_fields = st.fixed_dictionaries(
-    {'next': next_values},
-    optional={'username': st.sampled_from(['frodo', 'sam', 'x']),
-              'password': st.sampled_from([PASSWORD, 'wrong password']),
-              'q': weird_text})
+
+def as_json_payload(body_and_code):
+    return st.tuples(body_and_code, st.sampled_from(JSON_TYPES)).map(
+        lambda pair: (pair[0][0], pair[1], pair[0][1]))
+
+
+HOSTILE_JSON = [as_json_payload(kind) for kind in (deep, surrogate_json, number_json)]
+
+form_fields = st.one_of(
+    # frodo's own login first (the simplest example): it follows next.
+    st.fixed_dictionaries({'username': st.just('frodo'), 'password': st.just(PASSWORD),
+                           'next': next_values}),
+    st.fixed_dictionaries(
+        {'next': next_values},
+        optional={'username': st.sampled_from(['frodo', 'sam', 'x']),
+                  'password': st.sampled_from([PASSWORD, 'wrong password']),
+                  'q': weird_text}))
 
 
 def multipart(fields, extra=b''):
@@ -222,6 +245,10 @@ def multipart(fields, extra=b''):
 
 
 BAD_PARTS = [b'', b'--xyz\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\nx\r\n',
+             b'--xyz\r\nContent-Disposition: form-data; name="username"; filename="a"\r\n\r\n'
+             b'frodo\r\n',
+             b'--xyz\r\nContent-Disposition: form-data; name="csrf_token"; filename="a"\r\n\r\n'
+             b'x\r\n',
              b'--xyz\r\nContent-Disposition: form-data; name="username"\r\n'
              b'Content-Transfer-Encoding: base64\r\n\r\nabcde\r\n',
              b'--xyz\r\nContent-Type: text/plain; charset=bogus\r\n'
@@ -229,17 +256,18 @@ BAD_PARTS = [b'', b'--xyz\r\nContent-Disposition: form-data; name="f"; filename=
              b'--xyz\r\nbroken']
 form_payloads = st.one_of(
     st.tuples(form_fields.map(lambda f: urlencode(f).encode()),
-              st.just('application/x-www-form-urlencoded')),
+              st.just('application/x-www-form-urlencoded'), st.none()),
     st.tuples(st.builds(lambda f, junk: urlencode(f).encode() + junk, form_fields,
                         st.sampled_from([b'&next=%ff', b'&%zz', b'&&&=', b'&next', b'\xff'])),
-              st.just('application/x-www-form-urlencoded')),
+              st.just('application/x-www-form-urlencoded'), st.none()),
     st.tuples(st.builds(multipart, form_fields, st.sampled_from(BAD_PARTS)),
-              st.just('multipart/form-data; boundary=xyz')),
+              st.just('multipart/form-data; boundary=xyz'), st.none()),
     st.tuples(st.one_of(st.binary(max_size=64), form_fields.map(multipart)),
-              st.sampled_from(BAD_FORM_TYPES)),
+              st.sampled_from(BAD_FORM_TYPES), st.none()),
 )
-hostile_payloads = st.one_of(st.tuples(hostile_json, st.sampled_from(JSON_TYPES)), form_payloads)
-payloads = st.one_of(st.tuples(bodies, st.sampled_from(CONTENT_TYPES)), hostile_payloads)
+# (body, content type, the code a body-reading operation must answer or None)
+payloads = st.one_of(st.tuples(bodies, st.sampled_from(CONTENT_TYPES), st.none()),
+                     *HOSTILE_JSON, form_payloads)
 
 # Several cookies at once: extras before and after the attacker's own, some of
 # them undecodable (WebOb raises on any read of a header holding one).
@@ -320,7 +348,7 @@ def fuzz_settings(app_settings):
     (frodo must be able to log back in after the fuzzer's wrong passwords)."""
     return dict(app_settings, **{
         'openapi.validate_responses': 'true',
-        'http.max_body_bytes': '4096',
+        'http.max_body_bytes': '6144',        # an integer of 4301 digits fits
         'auth.max_failures': '1000000',
         'auth.max_failures_per_address': '0',
     })
@@ -350,7 +378,7 @@ def test_fuzzed_requests_get_no_500_and_change_nothing_when_rejected(fuzz_settin
     state = {'before': baseline(), 'seen': collections.Counter()}
 
     def send(method, path, query, body, content_type, cookie_kind, token_kind, random_token,
-             garbage_cookie, headers, extra_cookies=()):
+             garbage_cookie, headers, extra_cookies=(), expect=None):
         before = state['before']
         sid = before['sid']
         cookies = [f'csrf={csrf_cookie}']
@@ -379,6 +407,10 @@ def test_fuzzed_requests_get_no_500_and_change_nothing_when_rejected(fuzz_settin
                 and method != 'HEAD':
             code = response.json['error']['code']
         state['seen'][response.status_int, code] += 1
+        if expect and any(method == m and re.match(p, path) for m, p in BODY_OPERATIONS):
+            # Hostile JSON where a body is read: refused, with its own code at 400.
+            assert response.status_int >= 400, (method, path, body[:80], response.body)
+            assert response.status_int != 400 or code == expect, (method, path, body[:80], code)
         if response.status_int >= 400:
             assert not granted_session_cookies(response), (method, path, response.headers)
             after = baseline()
@@ -386,7 +418,8 @@ def test_fuzzed_requests_get_no_500_and_change_nothing_when_rejected(fuzz_settin
         else:
             state['before'] = baseline()
 
-    def fuzz(targets, examples, fixed_seed, payloads=payloads):
+    def fuzz(targets, examples, fixed_seed, payloads=payloads, cookie_kinds=COOKIE_KINDS,
+             token_kinds=TOKEN_KINDS):
         # A fixed seed per run: the same requests every time, and not the same
         # ones for every operation (as derandomize alone would give this one
         # inner function; a seed overrides it).
@@ -396,20 +429,28 @@ def test_fuzzed_requests_get_no_500_and_change_nothing_when_rejected(fuzz_settin
                                          HealthCheck.filter_too_much])
         @given(target=targets, query=queries, payload=payloads,
                extra_cookies=extra_cookies,
-               cookie_kind=st.sampled_from(COOKIE_KINDS),
-               token_kind=st.sampled_from(TOKEN_KINDS), random_token=latin1_text,
+               cookie_kind=st.sampled_from(cookie_kinds),
+               token_kind=st.sampled_from(token_kinds), random_token=latin1_text,
                garbage_cookie=latin1_text.filter(lambda t: ';' not in t),
                headers=st.dictionaries(st.sampled_from(HEADER_NAMES), latin1_text, max_size=3))
         def run(target, payload, **request):
-            send(*target, body=payload[0], content_type=payload[1], **request)
+            body, content_type, expect = payload
+            send(*target, body=body, content_type=content_type, expect=expect, **request)
         run()
 
     # Every operation of the document and every page gets its own budget (so
     # each is reached past routing, CSRF and login), then anything at all.
     for number, operation in enumerate(API_OPERATIONS + PAGE_OPERATIONS):
         fuzz(known_operation(operation), PER_OPERATION, fixed_seed=number)
-        fuzz(known_operation(operation), HOSTILE, fixed_seed=1000 + number,
-             payloads=hostile_payloads)
+        # Then each kind of hostile body on its own budget, past CSRF and
+        # mostly as frodo, so that it reaches whatever reads the body.
+        reads_json = any(operation[0] == m and re.match(p, operation[1])
+                         for m, p in BODY_OPERATIONS)
+        for kind, hostile in enumerate(HOSTILE_JSON + [form_payloads] if reads_json
+                                       else [form_payloads]):
+            fuzz(known_operation(operation), HOSTILE, fixed_seed=1000 * (kind + 1) + number,
+                 payloads=hostile, cookie_kinds=['frodo', 'frodo', 'none'],
+                 token_kinds=['valid'])
     fuzz(anything, ANYTHING, fixed_seed=-1)
 
     # The fuzzer reached every kind of answer: a generator that only ever sent
