@@ -8,7 +8,7 @@ error page elsewhere. Nothing reaches the client as a traceback.
 import logging
 import traceback
 
-from pyramid.exceptions import BadCSRFToken, PredicateMismatch, URLDecodeError
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken, PredicateMismatch, URLDecodeError
 from pyramid.httpexceptions import HTTPException, HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
@@ -226,6 +226,7 @@ def includeme(config):
         (URLDecodeError, url_decode_view),
         (UnicodeDecodeError, undecodable_view),
         (BadCSRFToken, bad_csrf_view),
+        (BadCSRFOrigin, bad_csrf_view),     # an HTTPS request from another origin
         (HTTPException, http_exception_view),
         (Exception, internal_error_view),
     ]:

@@ -114,3 +114,11 @@ def test_a_host_prefixed_session_cookie_gets_a_host_prefixed_nonce(app_settings,
                                                    'session.cookie_secure': 'true'}))
     header = csrf_set_cookie(client.get('/api/csrf'), '__Host-csrf')
     assert re.search(r'; secure', header, re.I) and 'Domain' not in header
+
+
+def test_an_https_request_from_another_origin_is_403_bad_csrf(testapp):
+    token = testapp.csrf_token()
+    response = testapp.post_json('/api/login', LOGIN, expect_errors=True, headers={
+        'X-CSRF-Token': token, 'Origin': 'https://evil.example'},
+        extra_environ={'wsgi.url_scheme': 'https', 'HTTP_HOST': 'localhost'})
+    assert_error(response, 403, 'bad_csrf')

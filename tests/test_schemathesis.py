@@ -32,16 +32,16 @@ from schemathesis.specs.openapi.checks import (
 from realservers import serving
 from sessiondemo import main
 
-from .helpers import PASSWORD
+from .helpers import PASSWORD, STORES
 
 EXAMPLES = 25           # per operation, for each generation mode
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance, negative_data_rejection]
 
 
-@pytest.fixture(params=['memory', 'cookie'])
+@pytest.fixture(params=STORES)
 def store(request):
-    """A server-side store and the cookie store: their responses differ most."""
+    """Every store: the contract is the same whatever holds the session."""
     return request.param
 
 

@@ -49,7 +49,6 @@ class Statement:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self.order = compiled.positiontup if compiled.positional else None
-        self.is_select = self.sql.lstrip().upper().startswith('SELECT')
 
     def params(self, values):
         return tuple(values[name] for name in self.order) if self.order else values
@@ -70,6 +69,9 @@ class SqlConnection:
         # AUTOCOMMIT on these connections only (the engine may be the users').
         self.engine = engine.execution_options(isolation_level='AUTOCOMMIT')
         self.insert = UPSERT[engine.dialect.name]
+        # How the driver turns autocommit on: psycopg's flag, sqlite3's isolation level.
+        self._autocommit = ('autocommit', True) if engine.dialect.name == 'postgresql' \
+            else ('isolation_level', None)
         self._watchdog = Watchdog(timeout) if engine.dialect.name == 'postgresql' else None
 
     def compile(self, statement):
@@ -106,18 +108,23 @@ class SqlConnection:
                     raw.close()
                 self._unavailable(error)
 
-    @staticmethod
-    def _execute(raw, cursor, statement, values, fetch):
-        cursor.execute(statement.sql, statement.params(values))
-        if fetch == 'one':
-            result = cursor.fetchone()
-        elif fetch == 'all':
-            result = cursor.fetchall()
-        else:
-            result = cursor.rowcount
-        if not statement.is_select:
-            raw.commit()
-        return result
+    def _execute(self, raw, cursor, statement, values, fetch):
+        # Autocommit for this one statement: no BEGIN before it, no COMMIT
+        # after it, and no transaction left for the pool to roll back on return
+        # (each of them a round trip to PostgreSQL). Switching is client-side.
+        connection = raw.dbapi_connection
+        attribute, on = self._autocommit
+        before = getattr(connection, attribute)
+        setattr(connection, attribute, on)
+        try:
+            cursor.execute(statement.sql, statement.params(values))
+            if fetch == 'one':
+                return cursor.fetchone()
+            if fetch == 'all':
+                return cursor.fetchall()
+            return cursor.rowcount
+        finally:
+            setattr(connection, attribute, before)
 
     def run(self, work):
         """``work(connection)`` on a connection of its own; StoreUnavailable on any failure."""
