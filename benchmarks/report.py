@@ -28,7 +28,7 @@ def notes(results):
         f'{results["machine"].get("load_average_end")}: anything above 0 is other work '
         'sharing the machine with the run.',
         'Versions: ' + ', '.join(f'{k} {v}' for k, v in results['versions'].items()) + '.',
-        f'App settings that change figures, read from the running app: '
+        'App settings that change figures, read from the running app: '
         + ', '.join(f'`{k} = {v}`' for k, v in app_settings.items())
         + '; waitress ' + ', '.join(f'`{k} = {v}`' for k, v in waitress.items())
         + ' for every app it serves (the Pyramid peers and the bare app too). bcrypt rounds '

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from realservers import RedisServer, find_binary, free_port
 
-from .apps import AppProcess, child_env, pserve, venv_script, write_ini
+from .apps import child_env, pserve, venv_script, write_ini
 from .client import get_json
 
 BCRYPT_ROUNDS = 4     # bcrypt's minimum: logins in churn and probes cost ~1 ms, not ~250
@@ -139,7 +139,7 @@ class Target:
             return None
         self.redis.stop()
         self.redis.start()
-        return f'redis-server restarted (no persistence, as configured)'
+        return 'redis-server restarted (no persistence, as configured)'
 
     def requirements(self):
         return []
