@@ -22,6 +22,7 @@ def main(global_config, **settings):
             config.include('.ingress')      # body size limit, cookie hygiene
             config.include('.errors')       # the contract's error shape
             config.include('.headers')      # no-store, no framing
+            config.include('.timing')       # Server-Timing: session load, identity, save
             config.include('.openapi')      # openapi.yaml: served, requests validated
             config.include('.routes')
             config.scan('.views')

@@ -6,6 +6,7 @@ it, or on any other failure, the store is unavailable (503), never a 500 or a
 hang. redis-py retries timeouts by default, with backoff, which would turn one
 store timeout into several.
 """
+from time import perf_counter
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -16,6 +17,7 @@ from redis.retry import Retry
 
 from ..config import SettingsError
 from ..errors import StoreUnavailable
+from ..timing import record_call
 
 
 class RedisConnection:
@@ -24,14 +26,29 @@ class RedisConnection:
         self.cluster = isinstance(client, RedisCluster)
 
     def call(self, method, *args, **kwargs):
-        """``method(*args, **kwargs)``, any failure (a timeout included) a 503."""
+        """``method(*args, **kwargs)``, any failure (a timeout included) a 503.
+        Each call is one round trip (a command, a script or a pipeline),
+        recorded in the request's timing."""
+        started = perf_counter()
         try:
-            return method(*args, **kwargs)
+            result = method(*args, **kwargs)
         except (RedisError, OSError) as error:
+            record_call('redis', command_name(method), started, ok=False)
             raise StoreUnavailable() from error
+        record_call('redis', command_name(method), started)
+        return result
 
     def register_script(self, source):
         return self.client.register_script(source)
+
+
+def command_name(method):
+    """What a call sends, for timings and metrics: ``GET``, ``EVALSHA`` (a
+    registered script), ``PIPELINE``."""
+    name = getattr(method, '__name__', None)
+    if name is None:
+        return 'EVALSHA'
+    return 'PIPELINE' if name == 'execute' else name.upper()
 
 
 def make_client(url, timeout, cluster=False):

@@ -14,6 +14,7 @@ bounds a server that never answers. Every database error becomes
 """
 import logging
 import math
+from time import perf_counter
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from ..config import SettingsError
 from ..errors import StoreUnavailable
+from ..timing import record_call
 from .watchdog import StatementTimeout, Watchdog
 
 log = logging.getLogger(__name__)
@@ -49,9 +51,22 @@ class Statement:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self.order = compiled.positiontup if compiled.positional else None
+        self.op = statement_name(statement)
 
     def params(self, values):
         return tuple(values[name] for name in self.order) if self.order else values
+
+
+def statement_name(statement):
+    """What a statement does to which table, for timings and metrics:
+    ``SELECT users``, ``INSERT sessions``."""
+    verb = statement.__visit_name__.upper()
+    table = getattr(statement, 'table', None)
+    if table is None:
+        froms = statement.get_final_froms() if hasattr(statement, 'get_final_froms') else ()
+        table = froms[0] if froms else None
+    name = getattr(table, 'name', None)
+    return f'{verb} {name}' if name else verb
 
 
 class SqlConnection:
@@ -81,6 +96,16 @@ class SqlConnection:
         """Run a ``Statement``; its first row (``fetch='one'``), every row
         (``'all'``) or the number of rows it changed. Each runs in a
         transaction of its own; StoreUnavailable on any failure."""
+        started = perf_counter()
+        try:
+            result = self._execute_once(statement, values, fetch)
+        except StoreUnavailable:
+            record_call('sql', statement.op, started, ok=False)
+            raise
+        record_call('sql', statement.op, started)
+        return result
+
+    def _execute_once(self, statement, values, fetch):
         dbapi_error = self.bind.dialect.loaded_dbapi.Error
         for attempt in (1, 2):
             try:
@@ -127,7 +152,19 @@ class SqlConnection:
             setattr(connection, attribute, before)
 
     def run(self, work):
-        """``work(connection)`` on a connection of its own; StoreUnavailable on any failure."""
+        """``work(connection)`` on a connection of its own; StoreUnavailable on
+        any failure. Recorded as one round trip (``TRANSACTION``), whatever
+        ``work`` sends."""
+        started = perf_counter()
+        try:
+            result = self._run_once(work)
+        except StoreUnavailable:
+            record_call('sql', 'TRANSACTION', started, ok=False)
+            raise
+        record_call('sql', 'TRANSACTION', started)
+        return result
+
+    def _run_once(self, work):
         for attempt in (1, 2):
             try:
                 with self.engine.begin() as connection:

@@ -8,8 +8,11 @@ session object is session.py, a user's own sessions management.py, and the
 save happens in tween.py.
 """
 import importlib
+from time import perf_counter
 
 from pyramid.tweens import MAIN
+
+from .. import timing
 
 from .cookies import SessionCookie
 from .management import user_sessions
@@ -48,6 +51,20 @@ def make_backend(app_settings, connections, store=None):
                              merge_timeout=settings.store_timeout)
 
 
+def timed(backend):
+    """The session factory: ``backend(request)``, its time the request's
+    ``timing.load``."""
+    def load_session(request):
+        started = perf_counter()
+        try:
+            return backend(request)
+        finally:
+            request_timing = timing.current()
+            if request_timing is not None:
+                request_timing.load += perf_counter() - started
+    return load_session
+
+
 def includeme(config):
     registry = config.registry
     # Test seams: a whole backend, or a store shared with another app (two
@@ -57,7 +74,7 @@ def includeme(config):
         store=registry.settings.get('sessiondemo.store_instance'))
     registry.session_backend = backend
     registry.user_sessions = user_sessions(backend)
-    config.set_session_factory(backend)
+    config.set_session_factory(timed(backend))
     # Below the exception view tween, so that errors while saving become
     # contract errors (503, 413) rather than escaping as a raw 500.
     config.add_tween('sessiondemo.sessions.tween.session_tween_factory', over=MAIN)

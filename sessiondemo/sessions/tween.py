@@ -10,6 +10,8 @@ with a 401) is ended for good, record deleted and cookie expired, on the
 error response itself (a response callback: it runs after the exception
 views have made that response).
 """
+from time import perf_counter
+
 from ..errors import StoreUnavailable
 
 
@@ -26,7 +28,11 @@ def session_tween_factory(handler, registry):
             raise
         session = request.__dict__.get('session')   # only if something asked for it
         if session is not None:
+            started = perf_counter()
             backend.persist(request, response, session)
+            timing = request.__dict__.get('timing')
+            if timing is not None:
+                timing.save = perf_counter() - started
         return response
 
     def end_session(request, response):
