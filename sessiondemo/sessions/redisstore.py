@@ -109,6 +109,7 @@ class RedisStore:
         self.clock = clock
         self.absolute = absolute
         self._call = connection.call
+        self._command = connection.command
         self._touch = connection.register_script(TOUCH)
         self._replace = connection.register_script(REPLACE)
 
@@ -123,7 +124,7 @@ class RedisStore:
         return math.ceil((expires_at - self.clock()) * 1000)
 
     def load(self, key):
-        value = self._call(self.client.get, self.session_key(key))
+        value = self._command('GET', self.session_key(key))
         if value is None:
             return None
         try:
@@ -137,7 +138,7 @@ class RedisStore:
             return self.delete(key)
         value = encode(record, blob).encode('utf-8')
         if record.user_id is None:
-            return self._call(self.client.set, self.session_key(key), value, px=ttl)
+            return self._command('SET', self.session_key(key), value, 'PX', ttl)
         index = self.user_key(record.user_id)
         last = record.created + self.absolute
         index_ttl = self._ttl_ms(last)
@@ -156,20 +157,20 @@ class RedisStore:
         ttl = self._ttl_ms(expires_at)
         if ttl <= 0 or expected is None:
             return MISSING
-        outcome = self._call(self._replace, keys=[self.session_key(key)],
-                             args=[expected.encode('utf-8'),
-                                   encode(record, blob).encode('utf-8'), ttl])
+        outcome = self.connection.script(self._replace, [self.session_key(key)],
+                                         [expected.encode('utf-8'),
+                                          encode(record, blob).encode('utf-8'), ttl])
         return REPLACE_OUTCOMES[outcome]
 
     def touch(self, key, record, expires_at):
         ttl = self._ttl_ms(expires_at)
         if ttl <= 0:
             return self.delete(key)
-        self._call(self._touch, keys=[self.session_key(key)],
-                   args=[touched_field(record.touched), ttl])
+        self.connection.script(self._touch, [self.session_key(key)],
+                               [touched_field(record.touched), ttl])
 
     def delete(self, key):
-        self._call(self.client.delete, self.session_key(key))
+        self._command('DEL', self.session_key(key))
 
     def sessions_of(self, user_id):
         """[(key, record)] of the user's sessions: one ZRANGEBYSCORE and one MGET."""
