@@ -39,6 +39,8 @@ class RequestTiming:
     def header(self):
         """The ``Server-Timing`` value: milliseconds, per the W3C format."""
         calls = self.calls
+        if not (calls or self.load or self.identity or self.save):
+            return UNTOUCHED        # a request that never asked for its session
         return (f'session-load;dur={self.load * 1000:.3f}, '
                 f'identity;dur={self.identity * 1000:.3f}, '
                 f'session-save;dur={self.save * 1000:.3f}, '
@@ -58,6 +60,10 @@ def record_call(store, op, started, ok=True):
         timing.calls.append(Call(store, op, perf_counter() - started, ok))
 
 
+UNTOUCHED = ('session-load;dur=0.000, identity;dur=0.000, session-save;dur=0.000, '
+             'store;dur=0.000;desc="0 round trips"')
+
+
 def timing_tween_factory(handler, registry):
     def timing_tween(request):
         timing = request.timing = _local.timing = RequestTiming()
@@ -65,7 +71,7 @@ def timing_tween_factory(handler, registry):
             response = handler(request)
         finally:
             _local.timing = None
-        response.headers['Server-Timing'] = timing.header()
+        response.headerlist.append(('Server-Timing', timing.header()))
         return response
     return timing_tween
 
