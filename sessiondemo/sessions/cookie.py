@@ -20,7 +20,7 @@ import time
 
 from .. import fastjson
 from ..errors import SessionTooLarge
-from .cookies import read_cookie
+from .cookies import COOKIE_SID, read_cookie
 from .record import USERID_KEY, Record, store_key
 from .session import Session, open_session
 from .signing import Encrypter, Signer, b64decode, b64encode
@@ -83,15 +83,20 @@ class CookieBackend:
         raw = read_cookie(request, self.cookie.name)
         decoded = self.decode(raw) if raw else None
         if decoded is None:
+            request.environ[COOKIE_SID] = None
             return Session(self)
         sid, record, current = decoded
+        request.environ[COOKIE_SID] = sid
         return open_session(self, record, sid, reissue=not current)
 
     def session_id(self, request):
-        """The id inside a cookie of ours, or None."""
-        raw = read_cookie(request, self.cookie.name)
-        decoded = self.decode(raw) if raw else None
-        return decoded[0] if decoded else None
+        """The id inside a cookie of ours, or None (decoded once a request)."""
+        environ = request.environ
+        if COOKIE_SID not in environ:
+            raw = read_cookie(request, self.cookie.name)
+            decoded = self.decode(raw) if raw else None
+            environ[COOKIE_SID] = decoded[0] if decoded else None
+        return environ[COOKIE_SID]
 
     def ping(self):
         return True
@@ -113,10 +118,11 @@ class CookieBackend:
             session.sid = secrets.token_urlsafe(12)    # names the session; not a secret
         value = self.encode(session.sid, record)
         max_age = record.created + self.timeouts.absolute - now
-        if self.cookie.header_length(value, max_age) > BROWSER_COOKIE_LIMIT:
+        header = self.cookie.header(value, max_age)
+        if len(header) > BROWSER_COOKIE_LIMIT:
             raise SessionTooLarge()                    # the old cookie stays good
         self._deny_invalidated(session, now)
-        self.cookie.set(response, value, max_age)
+        self.cookie.add(response, header)
 
     def _deny_invalidated(self, session, now):
         # Logged out, revoked, or replaced at login: a copy of the old cookie

@@ -2,6 +2,11 @@
 from webob.cookies import make_cookie
 
 
+# Where a backend leaves the session id it found in this request's cookie (or
+# None), so that CSRF's binding (``session_id``) does not decode it again.
+COOKIE_SID = 'sessiondemo.cookie_sid'
+
+
 def read_cookie(request, name):
     """The value of cookie ``name`` in the request (the last one, as WebOb's
     ``request.cookies`` has it), or None.
@@ -35,10 +40,16 @@ class SessionCookie:
     def set(self, response, value, max_age):
         response.set_cookie(self.name, value, max_age=max(0, int(max_age)), **self._flags)
 
+    def header(self, value, max_age):
+        """The Set-Cookie value ``set`` would send (Expires included): what a
+        browser must keep, measured against its 4096 bytes before ``add``."""
+        return make_cookie(self.name, value, max_age=max(0, int(max_age)), **self._flags)
+
+    @staticmethod
+    def add(response, header):
+        """Send a ``header`` made by ``header``: WebOb serializes a cookie (its
+        Expires date above all) at a cost worth paying once, not twice."""
+        response.headerlist.append(('Set-Cookie', header))
+
     def delete(self, response):
         response.set_cookie(self.name, '', max_age=0, **self._flags)
-
-    def header_length(self, value, max_age):
-        """Bytes of the Set-Cookie value a browser must keep (its 4096-byte
-        limit), serialized exactly as ``set`` will send it, Expires included."""
-        return len(make_cookie(self.name, value, max_age=max(0, int(max_age)), **self._flags))

@@ -11,7 +11,7 @@ import time
 from ..errors import SessionTooLarge, StoreUnavailable
 from .interfaces import CONFLICT, MISSING
 from .record import USERID_KEY, Record, changes_between, client_metadata, store_key
-from .cookies import read_cookie
+from .cookies import COOKIE_SID, read_cookie
 from .session import Session, open_session
 
 # Writers of one session in this process take turns (a lock per stripe of
@@ -40,16 +40,21 @@ class ServerSideBackend:
         raw = read_cookie(request, self.cookie.name)
         unsigned = self.signer.unsign(raw) if raw else None
         if unsigned is None:
+            request.environ[COOKIE_SID] = None
             return Session(self)
         sid, current_key = unsigned
+        request.environ[COOKIE_SID] = sid
         record = self.store.load(store_key(sid))      # StoreUnavailable propagates
         return open_session(self, record, sid, reissue=not current_key)
 
     def session_id(self, request):
         """The id a validly signed cookie names (no store round trip), or None."""
-        raw = read_cookie(request, self.cookie.name)
-        unsigned = self.signer.unsign(raw) if raw else None
-        return unsigned[0] if unsigned else None
+        environ = request.environ
+        if COOKIE_SID not in environ:
+            raw = read_cookie(request, self.cookie.name)
+            unsigned = self.signer.unsign(raw) if raw else None
+            environ[COOKIE_SID] = unsigned[0] if unsigned else None
+        return environ[COOKIE_SID]
 
     def ping(self):
         self.store.ping()
