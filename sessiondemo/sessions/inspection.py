@@ -170,7 +170,8 @@ def _request_facts(request, backend, raw):
         checked = 'revocation looked up in the users database (epoch, deny list)'
     else:
         checked = 'nothing more to check: a revoked session is gone from the store'
-    now = {6: f'sent {len(raw)} bytes of cookie with this request',
+    now = {6: f'sent {len(backend.cookie.name) + 1 + len(raw)} bytes of cookie '
+              'with this request',
            7: f'signature verified; {loaded}; {checked}; '
               f'{trips} so far, {_ms(timing.store_seconds)} ms; '
               'the user taken from the session, no users-database query',
