@@ -21,8 +21,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from realservers import serving
 
-from .helpers import PASSWORD
-from .test_browser import CHROMIUM_ARGS, chromium_path
+from .helpers import CHROMIUM_ARGS, PASSWORD, chromium_path
 
 AXE_VERSION = '4.14.1'
 BLOCKING = {'serious', 'critical'}

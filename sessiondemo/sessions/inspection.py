@@ -126,7 +126,7 @@ def stored_record(request):
     return None if source is None else (raw, session.sid, Record.from_json(source))
 
 
-def _server_facts(backend, sid, record, now):
+def _server_facts(backend, sid, record):
     key = store_key(sid)
     if backend.name == 'cookie':
         return {'store': 'cookie', 'held_by': 'browser',
@@ -200,6 +200,6 @@ def inspect(request):
     now = backend.clock()
     return {'store': backend.name,
             'cookie': _cookie_facts(backend, raw, now, record.created, sid),
-            'record': _server_facts(backend, sid, record, now),
+            'record': _server_facts(backend, sid, record),
             'expiry': _expiry_facts(backend.timeouts, record, now),
             'request': _request_facts(request, backend, raw)}
