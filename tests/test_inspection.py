@@ -191,3 +191,11 @@ def test_times_are_iso_with_an_offset(store, testapp):
     body = testapp.get('/api/session', status=200).json
     for value in (body['record']['created_at'], body['expiry']['expires_at']):
         assert datetime.fromisoformat(value).utcoffset() is not None
+
+
+def test_what_the_client_stored_is_escaped_on_the_page(testapp):
+    testapp.register('frodo')
+    testapp.api('PATCH', '/api/session/data', {'name': '<script>alert(1)</script>'}, status=200)
+    page = testapp.get('/session', status=200)
+    assert '<script>' not in page.text
+    assert 'data:name' in page.text
