@@ -108,6 +108,7 @@ def test_the_json_is_the_stores_own_record(store, testapp, clock):
 def test_round_trips_are_this_requests_and_none_follow(store, testapp):
     testapp.register('frodo')
     response = testapp.get('/api/session', status=200)
+    assert response.headers['Cache-Control'] == 'no-store'
     facts = response.json['request']
     # Nothing after the view reached a store: the whole request's count (the
     # header, written after the save) is what the view saw.
