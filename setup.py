@@ -21,6 +21,7 @@ requires = [
     'jsonschema>=4.18',
     'PyYAML>=6.0',
     'orjson>=3.9',                      # responses and stored sessions (fastjson.py)
+    'ua-parser>=1.0',                   # browser and system on the sessions page (readable.py)
 ]
 
 tests_require = [

@@ -5,6 +5,7 @@ Fixtures live in ``conftest.py`` and come by name; everything here is imported
 (``from .helpers import ...``), so no test module imports another.
 """
 import json
+import shutil
 import time
 import uuid
 
@@ -115,3 +116,17 @@ def build_store(name, settings, clock):
     app_settings = config.read(dict({'session.secrets': SECRET}, **settings,
                                     **{'sessiondemo.clock': clock}))
     return make_store(app_settings, Connections(app_settings, settings.get('dbengine')), name)
+
+
+# Debian's Chromium, headless, as Playwright launches it (test_browser.py,
+# test_walkthrough.py).
+CHROMIUM_ARGS = [
+    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+]
+
+
+def chromium_path():
+    path = shutil.which('chromium') or shutil.which('chromium-browser')
+    assert path, 'chromium is not installed: `make test` installs Debian\'s chromium'
+    return path

@@ -1,23 +1,10 @@
 """A real headless Chromium (Debian's /usr/bin/chromium) driven by Playwright."""
-import shutil
-
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from realservers import serving
 
-from .helpers import PASSWORD
-
-CHROMIUM_ARGS = [
-    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-]
-
-
-def chromium_path():
-    path = shutil.which('chromium') or shutil.which('chromium-browser')
-    assert path, 'chromium is not installed: `make test` installs Debian\'s chromium'
-    return path
+from .helpers import CHROMIUM_ARGS, PASSWORD, chromium_path
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ PUBLIC = {
 }
 PROTECTED_API = [
     ('GET', '/api/me'), ('GET', '/api/users'), ('GET', '/api/session/data'),
-    ('PATCH', '/api/session/data'), ('GET', '/api/greet'),
+    ('PATCH', '/api/session/data'), ('GET', '/api/greet'), ('GET', '/api/session'),
 ]
 
 

@@ -85,9 +85,10 @@ DOCUMENTED_PATHS = {pattern for _, pattern in OPERATIONS}
 
 PATHS = [
     '/healthz', '/api/csrf', '/api/openapi.json', '/api/register', '/api/login', '/api/logout',
-    '/api/me', '/api/users', '/api/session/data', '/api/greet', '/api/sessions',
+    '/api/me', '/api/users', '/api/session', '/api/session/data', '/api/greet', '/api/sessions',
     '/api/sessions/revoke-others', '/api/password', '/', '/login', '/register', '/logout',
-    '/sessions', '/sessions/revoke-others', '/static/style.css', '/api', '/api/', '/nope',
+    '/session', '/sessions', '/sessions/revoke-others', '/static/style.css', '/api', '/api/',
+    '/nope',
     '/api/nope', '/static/app.css',
 ]
 METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'get', 'PROPFIND']
@@ -133,7 +134,7 @@ random_paths = st.one_of(
 )
 PAGE_OPERATIONS = [('GET', '/'), ('GET', '/login'), ('POST', '/login'), ('GET', '/register'),
                    ('POST', '/register'), ('POST', '/logout'), ('GET', '/sessions'),
-                   ('POST', '/sessions/revoke-others')]
+                   ('POST', '/sessions/revoke-others'), ('GET', '/session')]
 API_OPERATIONS = [(method, pattern[1:-1].replace('\\', '').replace('[^/]+', '{handle}'))
                   for method, pattern in OPERATIONS]
 

@@ -3,7 +3,7 @@ from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
-from .. import accounts
+from .. import accounts, readable
 from ..errors import ApiError, InvalidCredentials, InvalidInput, safe_next
 from ..security import log_in, log_out
 
@@ -27,7 +27,7 @@ def _form_page(request, template_values, status=200):
 @view_config(route_name='register', request_method='GET',
              renderer='../templates/register.jinja2', permission=PUBLIC)
 def form(request):
-    return _form_page(request, {'error': None, 'username': ''})
+    return _form_page(request, {'error': None, 'wait': None, 'username': ''})
 
 
 def _submit(request, find_user):
@@ -39,10 +39,17 @@ def _submit(request, find_user):
                                    'password': request.POST.get('password', '')})
     except ApiError as error:
         request.response.headers.update(error.headers)     # Retry-After on a 429
-        return _form_page(request, {'error': error.message, 'username': username},
-                          status=error.status)
+        return _form_page(request, {'error': error.message, 'wait': _wait(error),
+                                    'username': username}, status=error.status)
     log_in(request, user)
     return HTTPSeeOther(location=safe_next(request.POST.get('next', '/')))
+
+
+def _wait(error):
+    """How long to wait, in words, for an error that says (429, 503): a
+    person reads "14 minutes", not a Retry-After header."""
+    seconds = error.headers.get('Retry-After')
+    return readable.duration(int(seconds)) if seconds and seconds.isdigit() else None
 
 
 def _credentials(request, fields, path):

@@ -2,6 +2,7 @@
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config
 
+from .. import readable
 from ..errors import InvalidCredentials, NotFound
 from ..models import User
 from ..security import log_in, revoke_other_sessions
@@ -59,17 +60,41 @@ def change_password(request):
 @view_config(route_name='sessions', request_method='GET',
              renderer='../templates/sessions.jinja2')
 def sessions_page(request):
-    return {'sessions': user_sessions(request),
+    now = request.registry.session_backend.clock()
+    rows = request.registry.user_sessions.list(request, request.identity.id)
+    for row in rows:
+        row['browser'], row['system'] = readable.browser_and_system(row['user_agent'])
+        for name in ('created_at', 'last_seen_at'):
+            stamp = row[name]
+            row[name] = {'iso': iso(stamp), 'utc': readable.utc_text(stamp),
+                         'relative': readable.relative(stamp, now)}
+    session = request.session
+    # Peek first: popping an empty queue would count as a change and cost a write.
+    notices = session.pop_flash() if session.peek_flash() else []
+    return {'sessions': rows, 'notices': notices,
             'store': request.registry.session_backend.name}
+
+
+def ended(count):
+    return f'{count} other session{"" if count == 1 else "s"} ended.'
 
 
 @view_config(route_name='session_revoke', request_method='POST')
 def revoke_session_form(request):
     revoke_session(request)
+    if request.session.sid is None:
+        # It was this very session: revoking it logged this browser out.
+        return HTTPSeeOther(location='/login')
+    request.session.flash('Session ended.')
     return HTTPSeeOther(location='/sessions')
 
 
 @view_config(route_name='sessions_revoke_others', request_method='POST')
 def revoke_others_form(request):
-    revoke_other_sessions(request, current_user(request))
+    count = revoke_other_sessions(request, current_user(request))
+    if request.registry.session_backend.name == 'cookie':
+        # Cookies the server never listed can't be counted; all of them stopped working.
+        request.session.flash('Every other session of yours ended.')
+    else:
+        request.session.flash(ended(count))
     return HTTPSeeOther(location='/sessions')
