@@ -93,8 +93,8 @@ def test_the_json_is_the_stores_own_record(store, testapp, clock):
                      'Max-Age': int(record.created + timeouts.absolute - now)}
     assert all(flag['protects'] for flag in cookie['flags'])
     assert cookie['sent_bytes'] == len('sid=' + value)
-    assert cookie['bytes'] == backend.cookie.header_length(
-        value, record.created + timeouts.absolute - now)
+    assert cookie['bytes'] == len(backend.cookie.header(
+        value, record.created + timeouts.absolute - now))
     assert cookie['browser_limit_bytes'] == 4096
     assert sum(part['bytes'] for part in cookie['parts']) + len(cookie['parts']) - 1 == len(value)
     assert cookie['session_id'] == sid[:4] + '…'

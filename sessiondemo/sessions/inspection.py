@@ -100,7 +100,7 @@ def _cookie_facts(backend, raw, now, created, sid):
                   for name, value in flags.items()],
         # What the browser keeps, measured as the app measures it against the
         # limit (the Set-Cookie line, attributes included), and what it sends back.
-        'bytes': backend.cookie.header_length(raw, max_age),
+        'bytes': len(backend.cookie.header(raw, max_age)),
         'sent_bytes': len(backend.cookie.name) + 1 + len(raw),
         'browser_limit_bytes': BROWSER_COOKIE_LIMIT,
         'structure': structure,
