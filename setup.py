@@ -20,6 +20,7 @@ requires = [
     'jsonschema>=4.18',
     'PyYAML>=6.0',
     'orjson>=3.9',                      # responses and stored sessions (fastjson.py)
+    'prometheus_client>=0.20',          # /metrics, multiprocess mode (metrics.py)
 ]
 
 tests_require = [

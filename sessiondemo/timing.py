@@ -71,5 +71,9 @@ def timing_tween_factory(handler, registry):
 
 
 def includeme(config):
+    # Off with the rest of the observability (observe.enabled = false), for
+    # the benchmark that measures what it costs.
+    if not config.registry.app_settings.observe.enabled:
+        return
     # Above the exception views, so error responses carry the header too.
     config.add_tween('sessiondemo.timing.timing_tween_factory', over=EXCVIEW)

@@ -4,7 +4,8 @@ login throttle: one redis-py client, one timeout, one outage wrapper.
 Every command gives up after ``session.store_timeout`` and is tried once: past
 it, or on any other failure, the store is unavailable (503), never a 500 or a
 hang. redis-py retries timeouts by default, with backoff, which would turn one
-store timeout into several.
+store timeout into several. After a failure the breaker (breaker.py) refuses
+every command at once but one probe per ``session.store_probe_interval``.
 """
 from time import perf_counter
 from urllib.parse import urlsplit, urlunsplit
@@ -18,23 +19,32 @@ from redis.retry import Retry
 from ..config import SettingsError
 from ..errors import StoreUnavailable
 from ..timing import record_call
+from .breaker import Breaker
 
 
 class RedisConnection:
-    def __init__(self, client):
+    def __init__(self, client, breaker=None):
         self.client = client
         self.cluster = isinstance(client, RedisCluster)
+        self.breaker = breaker or Breaker('redis')
 
     def call(self, method, *args, **kwargs):
         """``method(*args, **kwargs)``, any failure (a timeout included) a 503.
         Each call is one round trip (a command, a script or a pipeline),
-        recorded in the request's timing."""
+        recorded in the request's timing. Refused at once while the breaker
+        is open."""
+        probe = self.breaker.admit()
+        ok = None
         started = perf_counter()
         try:
             result = method(*args, **kwargs)
+            ok = True
         except (RedisError, OSError) as error:
+            ok = False
             record_call('redis', command_name(method), started, ok=False)
             raise StoreUnavailable() from error
+        finally:
+            self.breaker.settle(probe, ok)
         record_call('redis', command_name(method), started)
         return result
 
@@ -64,7 +74,7 @@ def make_client(url, timeout, cluster=False):
     return redis.Redis.from_url(url, **options)
 
 
-def connect(session_settings):
+def connect(session_settings, breaker=None):
     settings = session_settings.redis
     try:
         client = make_client(settings.url, session_settings.store_timeout, settings.cluster)
@@ -73,4 +83,4 @@ def connect(session_settings):
         raise StoreUnavailable() from error
     except ValueError as error:
         raise SettingsError(f'session.redis.url: {error}') from None
-    return RedisConnection(client)
+    return RedisConnection(client, breaker)
