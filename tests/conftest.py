@@ -17,7 +17,7 @@ from sessiondemo import main
 from sessiondemo.models import get_engine
 from sessiondemo.scripts.initialize_db import upgrade
 
-from .helpers import SECRET, SECRETS_SEEN, STORES, Clock, TestApp, fresh_prefix
+from .helpers import SECRET, SECRETS_SEEN, STORES, AuditLines, Clock, TestApp, fresh_prefix
 
 # A store's settings come from the fixture named here (which may start a real server).
 STORE_FIXTURES = {
@@ -87,6 +87,18 @@ def logged_secrets(lines):
         elif secret in text:
             found.append(secret)
     return sorted(found)
+
+
+@pytest.fixture
+def audit():
+    """The audit lines (sessiondemo.audit) written during the test, parsed."""
+    logger, lines = logging.getLogger('sessiondemo.audit'), AuditLines()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(lines)
+    yield lines
+    logger.removeHandler(lines)
+    logger.setLevel(level)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ Fixtures live in ``conftest.py`` and come by name; everything here is imported
 (``from .helpers import ...``), so no test module imports another.
 """
 import json
+import logging
 import time
 import uuid
 
@@ -142,3 +143,37 @@ def build_store(name, settings, clock):
     app_settings = config.read(dict({'session.secrets': SECRET}, **settings,
                                     **{'sessiondemo.clock': clock}))
     return make_store(app_settings, Connections(app_settings, settings.get('dbengine')), name)
+
+
+AUDIT_FIELDS = {'time', 'event', 'outcome', 'user_id', 'username', 'session', 'client_addr',
+                'request_id'}
+
+
+class AuditLines(logging.Handler):
+    """The audit lines (sessiondemo.audit) written while attached, parsed."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(json.loads(record.getMessage()))
+
+    def of(self, event, outcome=None, **fields):
+        return [line for line in self.lines if line['event'] == event
+                and (outcome is None or line['outcome'] == outcome)
+                and all(line.get(k) == v for k, v in fields.items())]
+
+    def one(self, event, outcome, **fields):
+        """The one line of ``event`` with ``outcome`` (and ``reason``), with
+        every field the issue names and the values in ``fields``."""
+        found = self.of(event, outcome,
+                        **({'reason': fields['reason']} if 'reason' in fields else {}))
+        assert len(found) == 1, (found, self.lines)
+        line = found[0]
+        assert AUDIT_FIELDS <= set(line), line
+        for key, value in fields.items():
+            assert line[key] == value, (key, line)
+        assert line['client_addr'] == '127.0.0.1'
+        assert line['time'].endswith('Z') and line['request_id']
+        return line

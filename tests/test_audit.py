@@ -11,49 +11,7 @@ import pytest
 
 from sessiondemo.sessions.record import EPOCH_KEY, handle_of, store_key
 
-from .helpers import PASSWORD, assert_error, is_server_side
-
-FIELDS = {'time', 'event', 'outcome', 'user_id', 'username', 'session', 'client_addr',
-          'request_id'}
-
-
-class AuditLines(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(json.loads(record.getMessage()))
-
-    def of(self, event, outcome=None, **fields):
-        return [line for line in self.lines if line['event'] == event
-                and (outcome is None or line['outcome'] == outcome)
-                and all(line.get(k) == v for k, v in fields.items())]
-
-    def one(self, event, outcome, **fields):
-        found = self.of(event, outcome,
-                        **({'reason': fields['reason']} if 'reason' in fields else {}))
-        assert len(found) == 1, (found, self.lines)
-        line = found[0]
-        assert FIELDS <= set(line), line
-        for key, value in fields.items():
-            assert line[key] == value, (key, line)
-        assert line['client_addr'] == '127.0.0.1'
-        assert line['time'].endswith('Z') and line['request_id']
-        return line
-
-
-@pytest.fixture
-def audit():
-    """The audit lines written during the test, parsed."""
-    logger, lines = logging.getLogger('sessiondemo.audit'), AuditLines()
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(lines)
-    yield lines
-    logger.removeHandler(lines)
-    logger.setLevel(level)
-
+from .helpers import AUDIT_FIELDS as FIELDS, PASSWORD, assert_error, is_server_side
 
 def handle(client):
     """The handle of the client's current session, as /api/sessions shows it."""
