@@ -20,8 +20,10 @@ class Connections:
         self.breakers = []
 
     def _breaker(self, store):
-        breaker = Breaker(store, self._settings.session.store_probe_interval,
-                          self.breaker_listeners)
+        session = self._settings.session
+        # A failure that took (nearly) the whole timeout is a hang.
+        breaker = Breaker(store, session.store_probe_interval, self.breaker_listeners,
+                          hung_after=0.9 * session.store_timeout)
         self.breakers.append(breaker)
         return breaker
 

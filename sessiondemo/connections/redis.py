@@ -44,7 +44,7 @@ class RedisConnection:
             record_call('redis', command_name(method), started, ok=False)
             raise StoreUnavailable() from error
         finally:
-            self.breaker.settle(probe, ok)
+            self.breaker.settle(probe, ok, started)
         record_call('redis', command_name(method), started)
         return result
 

@@ -111,7 +111,7 @@ class SqlConnection:
             record_call('sql', statement.op, started, ok=False)
             raise
         finally:
-            self.breaker.settle(probe, ok)
+            self.breaker.settle(probe, ok, started)
         record_call('sql', statement.op, started)
         return result
 
@@ -176,7 +176,7 @@ class SqlConnection:
             record_call('sql', 'TRANSACTION', started, ok=False)
             raise
         finally:
-            self.breaker.settle(probe, ok)
+            self.breaker.settle(probe, ok, started)
         record_call('sql', 'TRANSACTION', started)
         return result
 
