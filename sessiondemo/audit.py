@@ -6,7 +6,9 @@ ask for them:
     register         success | conflict
     login            success | failure | throttled   (unknown user = wrong password)
     logout           success
-    session_revoked  success, with reason: one | others | password_change | identity
+    session_revoked  success, with reason: one (``session`` is the one revoked) |
+                     others, password_change (``session`` is the one that asked;
+                     ``count``: how many the store deleted) | identity (the one dropped)
     password_changed success | failure | throttled
     csrf_refused     refused
     store_unavailable refused
