@@ -85,16 +85,28 @@ class Metrics:
             child = self._children[key] = metric.labels(*labels)
         return child
 
+    def _request_counters(self, key):
+        route, method, status = key
+        counters = (self.requests.labels(route, method, str(status)).inc,
+                    self.latency.labels(route).observe)
+        self._children[key] = counters
+        return counters
+
     def observe(self, request, response, seconds):
+        """One answered request (the tween's): ~4 µs, most of it prometheus_client's."""
         route = request.matched_route
-        route = route.name if route is not None else ''
-        method = request.method if request.method in METHODS else 'OTHER'
-        self._child(self.requests, route, method, str(response.status_int)).inc()
-        self._child(self.latency, route).observe(seconds)
+        method = request.method
+        key = (route.name if route is not None else '',
+               method if method in METHODS else 'OTHER', response.status_int)
+        count, time = self._children.get(key) or self._request_counters(key)
+        count()
+        time(seconds)
         timing = request.__dict__.get('timing')
-        for call in timing.calls if timing is not None else ():
-            self._child(self.round_trips, call.store, call.op, 'true' if call.ok else 'false').inc()
-            self._child(self.round_trip_latency, call.store, call.op).observe(call.seconds)
+        if timing is not None and timing.calls:
+            for call in timing.calls:
+                self._child(self.round_trips, call.store, call.op,
+                            'true' if call.ok else 'false').inc()
+                self._child(self.round_trip_latency, call.store, call.op).observe(call.seconds)
 
     def on_event(self, event, outcome):
         """An audit event (audit.Audit's listener)."""

@@ -62,7 +62,9 @@ def request_id_tween_factory(handler, registry):
         # request on this thread replaces it.
         request.request_id = _local.id = request_id_for(request.environ)
         response = handler(request)
-        response.headers[HEADER] = request.request_id
+        # Appended, not set: nothing else writes this header, and WebOb's
+        # headers[...] = scans every header to replace it (~1.5 µs).
+        response.headerlist.append((HEADER, request.request_id))
         return response
     return request_id_tween
 
