@@ -65,7 +65,8 @@ def timing_tween_factory(handler, registry):
             response = handler(request)
         finally:
             _local.timing = None
-        response.headers['Server-Timing'] = timing.header()
+        # Appended: nothing else writes it, and WebOb's headers[...] = scans them all.
+        response.headerlist.append(('Server-Timing', timing.header()))
         return response
     return timing_tween
 
