@@ -78,7 +78,13 @@ class Audit:
                 'client_addr': request.remote_addr if request is not None else None,
                 'request_id': getattr(request, 'request_id', None) or requestid.current()}
         line.update(extra)
-        log.info(json.dumps(line, ensure_ascii=True, separators=(', ', ': ')))
+        # A response callback's line (after_save) comes after the request id
+        # tween has left: the record's request_id must still be this request's.
+        previous = requestid.bind(line['request_id'])
+        try:
+            log.info(json.dumps(line, ensure_ascii=True, separators=(', ', ': ')))
+        finally:
+            requestid.bind(previous)
 
 
 def event(request, name, outcome, **fields):

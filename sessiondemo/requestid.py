@@ -55,13 +55,21 @@ def _install_record_factory():
 _install_record_factory()
 
 
+def bind(request_id):
+    """Make ``request_id`` this thread's; returns the one it replaces (for a
+    response callback, which runs after this module's tween has left)."""
+    previous = getattr(_local, 'id', NO_REQUEST)
+    _local.id = request_id
+    return previous
+
+
 def request_id_tween_factory(handler, registry):
     def request_id_tween(request):
-        # Not reset on the way out: response callbacks (the audit's, the CSRF
-        # cookie's) run after the tweens and log under this id too; the next
-        # request on this thread replaces it.
         request.request_id = _local.id = request_id_for(request.environ)
-        response = handler(request)
+        try:
+            response = handler(request)
+        finally:
+            _local.id = NO_REQUEST      # a line logged between requests names none
         # Appended, not set: nothing else writes this header, and WebOb's
         # headers[...] = scans every header to replace it (~1.5 µs).
         response.headerlist.append((HEADER, request.request_id))

@@ -130,9 +130,9 @@ class TestApp(webtest.TestApp):
         return self.api('POST', '/api/register', {'username': username, 'password': password},
                         status=status)
 
-    def login(self, username='frodo', password=PASSWORD, status=200):
+    def login(self, username='frodo', password=PASSWORD, status=200, headers=None):
         return self.api('POST', '/api/login', {'username': username, 'password': password},
-                        status=status)
+                        status=status, headers=headers)
 
     def logout(self, status=200):
         return self.api('POST', '/api/logout', status=status)

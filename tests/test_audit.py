@@ -207,6 +207,14 @@ def test_every_log_line_of_a_request_carries_its_id(testapp, audit, caplog):
     assert audit.lines[-1]['request_id'] == 'trace-42'
     made = testapp.get('/healthz').headers['X-Request-ID']
     assert made != 'trace-42'
+    # A login's line is written by a response callback, after the tweens.
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        testapp.login(headers={'X-Request-ID': 'trace-43'})
+        logging.getLogger('sessiondemo.elsewhere').warning('between requests')
+    (login, between) = [r for r in caplog.records if r.name.startswith('sessiondemo.')]
+    assert login.request_id == 'trace-43' and json.loads(login.getMessage())['event'] == 'login'
+    assert between.request_id == '-'
 
 
 def test_handle_is_not_the_session_id(testapp, app, audit):
