@@ -25,10 +25,10 @@ def main(global_config, **settings):
             config.include('.errors')       # the contract's error shape
             config.include('.headers')      # no-store, no framing
             config.include('.timing')       # Server-Timing: session load, identity, save
-            config.include('.metrics')      # Prometheus, at /metrics (loopback by default)
             config.include('.requestid')    # X-Request-ID, on every log line of the request
             config.include('.openapi')      # openapi.yaml: served, requests validated
             config.include('.routes')
+            config.include('.metrics')      # Prometheus at /metrics (loopback): its route last
             config.scan('.views')
             return config.make_wsgi_app()
     except SettingsError as error:

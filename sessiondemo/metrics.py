@@ -166,7 +166,8 @@ def metrics_view(request):
 
 
 def includeme(config):
-    # After .audit (its events are counted here) and .sessions (the live count).
+    # After .audit (its events are counted here), .sessions (the live count)
+    # and .routes (its route is matched last: it costs the others nothing).
     registry = config.registry
     if not registry.app_settings.observe.enabled:
         registry.metrics = None
@@ -176,9 +177,12 @@ def includeme(config):
     registry.connections.breaker_listeners.append(metrics.on_breaker)
     for breaker in registry.connections.breakers:       # made before this include
         metrics.on_breaker(breaker.store, breaker.state)
-    # Outside the timing tween: every round trip of the request is in by then.
+    # Outside the timing tween (every round trip of the request is in by
+    # then) and pyramid_tm's (a login's commit is part of its latency), just
+    # inside the request id's (on with it, by the same setting).
     config.add_tween('sessiondemo.metrics.metrics_tween_factory',
-                     over='sessiondemo.timing.timing_tween_factory')
+                     under='sessiondemo.requestid.request_id_tween_factory',
+                     over=('sessiondemo.timing.timing_tween_factory', 'pyramid_tm.tm_tween_factory'))
     config.add_route('metrics', '/metrics')
     # Not behind a login (a scraper has none) but behind metrics.allow_from.
     config.add_view(metrics_view, route_name='metrics', request_method='GET',
