@@ -132,6 +132,10 @@ def test_frozen_store_fails_fast_and_recovers_within_a_probe_interval(
           f'public max {max(public_during) * 1000:.1f} ms over {len(public_during)}; '
           f'reads back {recovered - resumed:.3f} s after SIGCONT')
 
+    # One audit line per 503, each with its request's id.
+    refused = audit.of('store_unavailable', 'refused')
+    assert len(refused) == sum(1 for _, _, status in load.reads if status == 503)
+    assert len({line['request_id'] for line in refused}) == len(refused)
     assert audit.of('breaker', 'open', store=breaker.store)
     assert audit.of('breaker', 'closed', store=breaker.store)
     assert breaker.state == 'closed'

@@ -75,7 +75,7 @@ def test_every_counter_moves(app_settings, make_app_client, store):
 
 
 @pytest.mark.parametrize('store', ['redis'])
-def test_503s_are_counted(app_settings, make_app_client, tmp_path):
+def test_503s_are_counted(app_settings, make_app_client, tmp_path, audit):
     server = RedisServer(tmp_path / 'redis').start()
     client = make_app_client(dict(app_settings, **{'session.redis.url': server.url}))
     try:
@@ -90,6 +90,7 @@ def test_503s_are_counted(app_settings, make_app_client, tmp_path):
     assert total(after, 'sessiondemo_store_round_trips_total', ok='false') >= 1
     assert value(after, 'sessiondemo_http_requests_total', route='api_me', method='GET',
                  status='503') == 1
+    audit.one('store_unavailable', 'refused', user_id=None, session=None)
 
 
 @pytest.mark.parametrize('store', ['memory'])
