@@ -46,10 +46,12 @@ class LogWatch(logging.Handler):
 
     def __init__(self):
         super().__init__(logging.DEBUG)
+        # The request id and any traceback too, as the ini files write them.
+        self.setFormatter(logging.Formatter('%(name)s [%(request_id)s] %(message)s'))
         self.lines = []
 
     def emit(self, record):
-        self.lines.append(record.getMessage())
+        self.lines.append(self.format(record))
 
 
 @pytest.fixture(scope='session', autouse=True)
