@@ -72,7 +72,9 @@ class Audit:
             listener(event, outcome)
         if not log.isEnabledFor(logging.INFO):
             return
-        line = {'time': time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime()) + 'Z',
+        now = time.time()
+        line = {'time': time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))
+                + f'.{int(now % 1 * 1000):03d}Z',
                 'event': event, 'outcome': outcome, 'user_id': user_id,
                 'username': _capped(username), 'session': handle,
                 'client_addr': request.remote_addr if request is not None else None,
