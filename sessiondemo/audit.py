@@ -12,7 +12,7 @@ ask for them:
     password_changed success | failure | throttled
     csrf_refused     refused
     store_unavailable refused
-    breaker          open | half_open | closed, with store: redis | sql
+    breaker          open | half_open | closed, with store: redis | sql | users
 
 Each line is one JSON object on the logger ``sessiondemo.audit`` (level INFO)
 with ``time``, ``event``, ``outcome``, ``user_id``, ``username`` (the attempted

@@ -11,6 +11,7 @@ What is counted (prometheus_client; names as scraped):
     sessiondemo_csrf_refusals_total
     sessiondemo_store_unavailable_total                        the 503s
     sessiondemo_store_breaker_state{store}                     0 closed, 1 half open, 2 open
+                                                               (store: redis, sql, users)
     sessiondemo_store_breaker_opens_total{store}
     sessiondemo_sessions_live{store}                           the memory store only: the
                                                                others cannot count cheaply

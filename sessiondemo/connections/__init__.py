@@ -39,7 +39,7 @@ class Connections:
         if self._users is None:
             self._users = sql_connection.SqlConnection(
                 self._users_engine, self._settings.session.store_timeout, 'sqlalchemy.url',
-                self._breaker('sql'))
+                self._breaker('users'))     # named apart from the store's, in metrics
         return self._users
 
     def sql(self):

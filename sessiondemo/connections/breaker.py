@@ -29,7 +29,7 @@ CLOSED, OPEN, HALF_OPEN = 'closed', 'open', 'half_open'
 
 class Breaker:
     def __init__(self, store, probe_interval=0.5, listeners=(), hung_after=0.9):
-        self.store = store                  # 'redis' or 'sql', for metrics and the audit
+        self.store = store                  # 'redis', 'sql', 'users': metrics, the audit
         self.probe_interval = probe_interval
         self.hung_after = hung_after        # seconds: a failure this slow is a hang
         self.listeners = listeners          # called with (store, state) on each change

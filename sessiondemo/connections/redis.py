@@ -4,8 +4,8 @@ login throttle: one redis-py client, one timeout, one outage wrapper.
 Every command gives up after ``session.store_timeout`` and is tried once: past
 it, or on any other failure, the store is unavailable (503), never a 500 or a
 hang. redis-py retries timeouts by default, with backoff, which would turn one
-store timeout into several. After a failure the breaker (breaker.py) refuses
-every command at once but one probe per ``session.store_probe_interval``.
+store timeout into several. After a command hangs the breaker (breaker.py)
+refuses every command at once but one probe per ``session.store_probe_interval``.
 """
 from time import perf_counter
 from urllib.parse import urlsplit, urlunsplit

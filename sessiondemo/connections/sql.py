@@ -10,8 +10,8 @@ transaction, with no ``BEGIN``/``COMMIT`` round trips around it.
 Timeouts (``session.store_timeout``): PostgreSQL gets ``connect_timeout`` and a
 server-side ``statement_timeout``, SQLite a busy timeout, and a ``Watchdog``
 bounds a server that never answers. Every database error becomes
-``StoreUnavailable`` (503); after one, the breaker (breaker.py) refuses every
-statement at once but one probe per ``session.store_probe_interval``.
+``StoreUnavailable`` (503); after one that hung, the breaker (breaker.py)
+refuses every statement at once but one probe per ``session.store_probe_interval``.
 """
 import logging
 import math
