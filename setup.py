@@ -22,6 +22,7 @@ requires = [
     'PyYAML>=6.0',
     'orjson>=3.9',                      # responses and stored sessions (fastjson.py)
     'ua-parser>=1.0',                   # browser and system on the sessions page (readable.py)
+    'prometheus_client>=0.20',          # /metrics, multiprocess mode (metrics.py)
 ]
 
 tests_require = [

@@ -61,6 +61,7 @@ from sessiondemo.sessions.cookie import CookieBackend
 from sessiondemo.sessions.serverside import ServerSideBackend
 from sessiondemo.views import api
 
+from .observe_cost import observability_cost
 from .peers import bare_pyramid
 
 # The layers, each as the functions whose time (less that of the other layers
@@ -309,7 +310,7 @@ def store_settings(store, tmp):
         raise ValueError(f'unknown store {store!r}')
 
 
-def make_app(store_settings_, tmp):
+def make_app(store_settings_, tmp, **more):
     """sessiondemo as the benchmark runner configures it (benchmarks/targets.py)."""
     path = os.path.join(tmp, f'users-{time.monotonic_ns()}.sqlite')
     engine = create_engine(f'sqlite:///{path}')
@@ -317,7 +318,7 @@ def make_app(store_settings_, tmp):
     engine.dispose()
     settings = {'sqlalchemy.url': f'sqlite:///{path}', 'session.secrets': 'p' * 48,
                 'auth.bcrypt_rounds': '4', 'session.touch_interval': '60'}
-    settings.update(store_settings_)
+    settings.update(store_settings_, **more)
     return sessiondemo_main({}, **settings)
 
 
@@ -345,6 +346,16 @@ def profile(stores, requests, rounds, log=sys.stderr):
             except Exception as error:       # noqa: BLE001 - reported; the others still run
                 traceback.print_exc(file=log)
                 results['targets'][store] = {'error': f'{type(error).__name__}: {error}'}
+        print('observability on and off (memory store)', file=log, flush=True)
+        try:
+            results['observability'] = observability_cost(
+                lambda enabled: logged_in_client(make_app(
+                    {'session.store': 'memory'}, tmp,
+                    **{'observe.enabled': 'true' if enabled else 'false'})),
+                requests, rounds)
+        except Exception as error:           # noqa: BLE001 - reported like a store's
+            traceback.print_exc(file=log)
+            results['observability'] = {'error': f'{type(error).__name__}: {error}'}
     return results
 
 
@@ -387,8 +398,10 @@ def main(argv=None):
     if args.json:
         with open(args.json, 'w') as out:
             json.dump(results, out, indent=1)
+    if 'error' not in results['observability']:
+        print(f'observability: {results["observability"]}')
     failed = [name for name, figures in results['targets'].items() if 'error' in figures]
-    return 1 if failed else 0
+    return 1 if failed or 'error' in results['observability'] else 0
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
 """sessiondemo: session-based authentication in Pyramid, four session stores."""
 from pyramid.config import Configurator
 
+from . import requestid  # noqa: F401  (every log record gets its request_id, scripts' too)
 from .config import SettingsError
 
 
@@ -14,6 +15,7 @@ def main(global_config, **settings):
             config.add_jinja2_search_path('sessiondemo:templates')
             config.include('.models')       # users database, pyramid_tm
             config.include('.connections')  # Redis / SQL for the store and the throttle
+            config.include('.audit')        # one JSON line per login and session event
             config.include('.passwords')
             config.include('.sessions')     # the store chosen by session.store
             config.include('.security')     # policy, deny by default
@@ -23,8 +25,10 @@ def main(global_config, **settings):
             config.include('.errors')       # the contract's error shape
             config.include('.headers')      # no-store, no framing
             config.include('.timing')       # Server-Timing: session load, identity, save
+            config.include('.requestid')    # X-Request-ID, on every log line of the request
             config.include('.openapi')      # openapi.yaml: served, requests validated
             config.include('.routes')
+            config.include('.metrics')      # Prometheus at /metrics (loopback): its route last
             config.scan('.views')
             return config.make_wsgi_app()
     except SettingsError as error:

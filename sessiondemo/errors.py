@@ -14,6 +14,8 @@ from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from urllib.parse import quote, urlsplit
 
+from . import audit
+
 log = logging.getLogger(__name__)
 
 
@@ -137,6 +139,8 @@ def error_response(request, error):
 
 
 def api_error_view(exc, request):
+    if isinstance(exc, StoreUnavailable):
+        audit.event(request, 'store_unavailable', 'refused')
     return error_response(request, exc)
 
 
@@ -159,6 +163,7 @@ def undecodable_view(exc, request):
 
 
 def bad_csrf_view(exc, request):
+    audit.event(request, 'csrf_refused', 'refused', handle=audit.cookie_handle(request))
     return error_response(request, BadCSRF())
 
 
@@ -166,7 +171,7 @@ def forbidden_view(exc, request):
     try:
         identity = request.identity
     except StoreUnavailable as error:
-        return error_response(request, error)
+        return api_error_view(error, request)
     if identity is not None:
         return error_response(request, Forbidden())
     if wants_json(request):

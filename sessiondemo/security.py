@@ -22,7 +22,7 @@ from pyramid.authorization import ACLHelper, Allow, Authenticated, Everyone
 from pyramid.request import RequestLocalCache
 from pyramid.security import forget, remember
 
-from . import csrf
+from . import audit, csrf
 from .models import Identity
 from .sessions.record import EPOCH_KEY, USERID_KEY, USERNAME_KEY, store_key
 
@@ -74,6 +74,8 @@ class SessionSecurityPolicy:
             # Not a login of ours, or revoked (another device's "log out
             # everywhere else", a password change): drop it for good, which
             # also expires a cookie-store cookie that can't be deleted otherwise.
+            audit.event(request, 'session_revoked', 'success', reason='identity',
+                        user_id=identity and identity.id, handle=audit.cookie_handle(request))
             session.invalidate()
             return None
         return identity
@@ -113,17 +115,23 @@ def log_in(request, user, keep_data=False):
     csrf.rotate(request)
 
 
-def revoke_other_sessions(request, user):
+def revoke_other_sessions(request, user, reason='others'):
     """Every session of ``user`` (an ORM User) but this one stops
     authenticating, on every store: deleted where the store can, and behind
     the new epoch everywhere."""
     revoked = request.registry.user_sessions.revoke_others(request, user.id)
     user.session_epoch += 1
     request.session[EPOCH_KEY] = user.session_epoch
+    audit.event(request, 'session_revoked', 'success', reason=reason, count=revoked,
+                user_id=user.id, handle=audit.cookie_handle(request))
     return revoked
 
 
 def log_out(request):
+    user_id = request.session.get(USERID_KEY)
+    if user_id is not None:         # logging out twice is one logout
+        audit.event(request, 'logout', 'success', user_id=user_id,
+                    handle=audit.cookie_handle(request))
     request.session.invalidate()
     forget(request)
     csrf.rotate(request)

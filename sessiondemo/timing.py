@@ -71,11 +71,16 @@ def timing_tween_factory(handler, registry):
             response = handler(request)
         finally:
             _local.timing = None
+        # Appended: nothing else writes it, and WebOb's headers[...] = scans them all.
         response.headerlist.append(('Server-Timing', timing.header()))
         return response
     return timing_tween
 
 
 def includeme(config):
+    # Off with the rest of the observability (observe.enabled = false), for
+    # the benchmark that measures what it costs.
+    if not config.registry.app_settings.observe.enabled:
+        return
     # Above the exception views, so error responses carry the header too.
     config.add_tween('sessiondemo.timing.timing_tween_factory', over=EXCVIEW)

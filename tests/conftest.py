@@ -5,6 +5,8 @@ through the app factory's seams (``dbengine``, ``sessiondemo.clock``) so that
 every test drives the real app against real stores, never a mock. Constants,
 the clock and the WebTest client are plain code in helpers.py.
 """
+import logging
+import re
 import shutil
 
 import pytest
@@ -15,7 +17,7 @@ from sessiondemo import main
 from sessiondemo.models import get_engine
 from sessiondemo.scripts.initialize_db import upgrade
 
-from .helpers import SECRET, STORES, Clock, TestApp, fresh_prefix
+from .helpers import SECRET, SECRETS_SEEN, STORES, AuditLines, Clock, TestApp, fresh_prefix
 
 # A store's settings come from the fixture named here (which may start a real server).
 STORE_FIXTURES = {
@@ -37,6 +39,68 @@ def pytest_runtest_makereport(item, call):
     if report.skipped and not hasattr(report, 'wasxfail'):
         report.outcome = 'failed'
         report.longrepr = f'skipped tests are not allowed: {report.longrepr}'
+
+
+class LogWatch(logging.Handler):
+    """Every sessiondemo.* log record of the run, as it would be written."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        # The request id and any traceback too, as the ini files write them.
+        self.setFormatter(logging.Formatter('%(name)s [%(request_id)s] %(message)s'))
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope='session', autouse=True)
+def no_secret_in_logs():
+    """At the end of the run: no password, cookie value, session id or CSRF
+    token that a TestApp saw appears in any log line (the audit's included,
+    which INFO lets through for the whole run)."""
+    logger, watch = logging.getLogger('sessiondemo'), LogWatch()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(watch)
+    yield watch
+    logger.removeHandler(watch)
+    logger.setLevel(level)
+    assert not logged_secrets(watch.lines), \
+        f'secrets in the logs, e.g. {logged_secrets(watch.lines)[:3]}'
+
+
+WORD = re.compile(r'[A-Za-z0-9_-]+')
+
+
+def logged_secrets(lines):
+    """The secrets seen that occur in ``lines``: the many id-like ones (ids,
+    tokens, cookie parts) looked up among the lines' words, the few others
+    (passwords) searched for in the whole text (a search each for tens of
+    thousands of ids would take minutes)."""
+    text = '\n'.join(lines)
+    words = set(WORD.findall(text))
+    found = []
+    for secret in SECRETS_SEEN:
+        bare = secret.rstrip('=')
+        if WORD.fullmatch(bare):
+            if bare in words:
+                found.append(secret)
+        elif secret in text:
+            found.append(secret)
+    return sorted(found)
+
+
+@pytest.fixture
+def audit():
+    """The audit lines (sessiondemo.audit) written during the test, parsed."""
+    logger, lines = logging.getLogger('sessiondemo.audit'), AuditLines()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(lines)
+    yield lines
+    logger.removeHandler(lines)
+    logger.setLevel(level)
 
 
 @pytest.fixture

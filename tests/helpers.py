@@ -6,8 +6,10 @@ Fixtures live in ``conftest.py`` and come by name; everything here is imported
 """
 import json
 import shutil
+import logging
 import time
 import uuid
+from urllib.parse import parse_qs
 
 import webtest
 
@@ -73,6 +75,17 @@ def record_count(app):
 
 NO_BODY = object()
 
+# Every secret a TestApp has sent or been given in the whole run (passwords,
+# cookie values and the session ids inside them, CSRF tokens): conftest's
+# log watch fails the run if any of them appears in a log record.
+SECRETS_SEEN = set()
+SECRET_FIELDS = ('password', 'current_password', 'new_password')
+
+
+def remember_secret(value):
+    if isinstance(value, str) and len(value) >= 8:
+        SECRETS_SEEN.add(value)
+
 
 class TestApp(webtest.TestApp):
     """WebTest with the contract's CSRF handling and a few helpers."""
@@ -82,6 +95,23 @@ class TestApp(webtest.TestApp):
     def csrf_token(self):
         return self.get('/api/csrf').json['csrf_token']
 
+    def do_request(self, req, *args, **kwargs):
+        if req.method == 'POST' and req.content_type == 'application/x-www-form-urlencoded':
+            # Parsed here from the bytes: req.POST would warn about, or choke
+            # on, the hostile forms some tests send on purpose.
+            fields = parse_qs(req.body.decode('utf-8', 'replace'))
+            for field in SECRET_FIELDS:
+                for value in fields.get(field, ()):
+                    remember_secret(value)
+        response = super().do_request(req, *args, **kwargs)
+        for value in self.cookies.values():
+            remember_secret(value)
+            for part in value.split('.'):       # a signed cookie's session id alone
+                remember_secret(part)
+        if response.content_type == 'application/json' and b'csrf_token' in response.body:
+            remember_secret(response.json.get('csrf_token'))
+        return response
+
     def api(self, method, path, body=NO_BODY, status=None, csrf=True, headers=None):
         """A JSON request; unsafe methods carry a CSRF token unless ``csrf=False``."""
         method, headers = method.upper(), dict(headers or {})
@@ -90,6 +120,9 @@ class TestApp(webtest.TestApp):
         kwargs = {'headers': headers, 'status': status, 'expect_errors': status is None}
         if method in ('GET', 'HEAD'):
             return getattr(self, method.lower())(path, **kwargs)
+        if isinstance(body, dict):
+            for field in SECRET_FIELDS:
+                remember_secret(body.get(field))
         if body is not NO_BODY:
             kwargs.update(params=json.dumps(body), content_type='application/json')
         return getattr(self, method.lower())(path, **kwargs)
@@ -98,9 +131,9 @@ class TestApp(webtest.TestApp):
         return self.api('POST', '/api/register', {'username': username, 'password': password},
                         status=status)
 
-    def login(self, username='frodo', password=PASSWORD, status=200):
+    def login(self, username='frodo', password=PASSWORD, status=200, headers=None):
         return self.api('POST', '/api/login', {'username': username, 'password': password},
-                        status=status)
+                        status=status, headers=headers)
 
     def logout(self, status=200):
         return self.api('POST', '/api/logout', status=status)
@@ -130,3 +163,35 @@ def chromium_path():
     path = shutil.which('chromium') or shutil.which('chromium-browser')
     assert path, 'chromium is not installed: `make test` installs Debian\'s chromium'
     return path
+AUDIT_FIELDS = {'time', 'event', 'outcome', 'user_id', 'username', 'session', 'client_addr',
+                'request_id'}
+
+
+class AuditLines(logging.Handler):
+    """The audit lines (sessiondemo.audit) written while attached, parsed."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(json.loads(record.getMessage()))
+
+    def of(self, event, outcome=None, **fields):
+        return [line for line in self.lines if line['event'] == event
+                and (outcome is None or line['outcome'] == outcome)
+                and all(line.get(k) == v for k, v in fields.items())]
+
+    def one(self, event, outcome, **fields):
+        """The one line of ``event`` with ``outcome`` (and ``reason``), with
+        every field the issue names and the values in ``fields``."""
+        found = self.of(event, outcome,
+                        **({'reason': fields['reason']} if 'reason' in fields else {}))
+        assert len(found) == 1, (found, self.lines)
+        line = found[0]
+        assert AUDIT_FIELDS <= set(line), line
+        for key, value in fields.items():
+            assert line[key] == value, (key, line)
+        assert line['client_addr'] == '127.0.0.1'
+        assert line['time'].endswith('Z') and line['request_id']
+        return line

@@ -287,6 +287,44 @@ class TestWhereTheTimeGoes:
         assert 'src="row12_layers.png"' in page and 'it ran alone on the machine' in page
 
 
+class TestObservabilityCost:
+    def test_the_report_shows_the_read_with_and_without_and_the_noise(self, quick_run):
+        from benchmarks.observe_cost import CONFIGS, TITLE
+        out, results = quick_run
+        figures = results['profile']['observability']
+        assert set(figures['us']) == {name for name, _ in CONFIGS}
+        assert all(value > 0 for value in figures['us'].values())
+        assert figures['noise_us'] >= 0 and figures['on_us'] > 0 and figures['off_us'] > 0
+        markdown = (out / 'report.md').read_text()
+        section = markdown.split(f'\n## {TITLE}')[1].split('\n## ')[0]
+        for name, _ in CONFIGS:
+            assert f'| observability {name} |' in section
+        assert 'the noise:' in section and 'between two apps configured alike' in section
+        assert f'<h2>{TITLE}</h2>' in (out / 'report.html').read_text()
+
+    def test_in_process_figures_from_apps_with_it_on_and_off(self, tmp_path):
+        from benchmarks import profile
+        from benchmarks.observe_cost import observability_cost, table_rows
+        apps = {}
+
+        def make_client(enabled):
+            client = profile.logged_in_client(profile.make_app(
+                {'session.store': 'memory'}, str(tmp_path),
+                **{'observe.enabled': 'true' if enabled else 'false'}))
+            apps[client] = enabled
+            return client
+        figures = observability_cost(make_client, requests=30, rounds=2)
+        # The apps really differ: only those with it on answer with a request id.
+        for client, enabled in apps.items():
+            client.call('GET', '/api/me')
+            names = {name.lower() for name, _ in client.headers}
+            assert ('x-request-id' in names) == enabled
+            assert ('server-timing' in names) == enabled
+        assert figures['cost_us'] == pytest.approx(figures['on_us'] - figures['off_us'],
+                                                   abs=0.02)
+        assert len(table_rows(figures)) == 5
+
+
 class TestProfileSplit:
     """The profile's layer accounting, in process on the memory store (a few seconds)."""
 

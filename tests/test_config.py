@@ -45,6 +45,10 @@ def start_up_error(settings):
     ('auth.bcrypt_rounds', '99'),
     ('session.memory.max_sessions', '0'),
     ('session.store_timeout', 'never'),
+    ('session.store_probe_interval', '0'),
+    ('observe.enabled', 'sometimes'),
+    ('metrics.allow_from', '127.0.0.1/33'),
+    ('metrics.allow_from', 'localhost'),
 ])
 def test_bad_value_names_its_key(app_settings, key, value):
     app_settings[key] = value

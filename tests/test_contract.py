@@ -20,6 +20,9 @@ PUBLIC = {
     ('POST', '/api/login'), ('POST', '/api/logout'), ('GET', '/login'), ('POST', '/login'),
     ('GET', '/register'), ('POST', '/register'),
 }
+# Not behind a login (a scraper has none) but behind metrics.allow_from
+# (loopback by default): a client from elsewhere is told there is nothing there.
+ADDRESS_GATED = {('GET', '/metrics')}
 PROTECTED_API = [
     ('GET', '/api/me'), ('GET', '/api/users'), ('GET', '/api/session/data'),
     ('PATCH', '/api/session/data'), ('GET', '/api/greet'), ('GET', '/api/session'),
@@ -115,7 +118,12 @@ def test_every_view_not_listed_public_requires_login(testapp):
             seen.add((method, pattern))
             response = testapp.request(pattern, method=method, expect_errors=True,
                                        headers={'X-CSRF-Token': token})
-            if (method, pattern) in PUBLIC:
+            if (method, pattern) in ADDRESS_GATED:
+                assert response.status_int == 200, (method, pattern)   # the test client: loopback
+                response = testapp.request(pattern, method=method, expect_errors=True,
+                                           environ={'REMOTE_ADDR': '203.0.113.7'})
+                assert response.status_int == 404, (method, pattern)
+            elif (method, pattern) in PUBLIC:
                 # Not the forbidden view's answer (a failed form login is a 401 page;
                 # the OpenAPI document names every code, 'unauthenticated' included).
                 if response.content_type == 'application/json':
@@ -130,7 +138,7 @@ def test_every_view_not_listed_public_requires_login(testapp):
                 assert response.status_int in (303, 401, 403), (method, pattern)
                 if method == 'GET':
                     assert response.location.endswith('/login?next=' + pattern)
-    assert PUBLIC <= seen | {('GET', '/static')}
+    assert PUBLIC | ADDRESS_GATED <= seen | {('GET', '/static')}
     assert set(PROTECTED_API) <= seen
 
 

@@ -7,17 +7,25 @@ import time
 
 import pytest
 
-from realservers import RedisServer
+from realservers import RedisServer, wait_until
 
 from .helpers import assert_error
 
 TIMEOUT = 0.5
+PROBE = 0.5             # session.store_probe_interval's default
 
 
 def assert_unavailable(response):
     assert_error(response, 503, 'store_unavailable')
     assert response.headers['Retry-After']
     assert not [h for h in response.headers.getall('Set-Cookie') if h.startswith('sid=')]
+
+
+def back_within(client, seconds, path='/healthz'):
+    """A hung store opened the breaker (connections/breaker.py): it answers
+    again once a probe has found it back, within a probe interval."""
+    wait_until(lambda: client.get(path, expect_errors=True).status_int == 200, seconds,
+               f'{path} back')
 
 
 def timed(action):
@@ -56,6 +64,7 @@ def test_paused_redis_is_a_quick_503_and_service_resumes(own_redis, app_settings
     finally:
         own_redis.resume()
 
+    back_within(client, PROBE + 0.2)
     assert client.get('/healthz').json['status'] == 'ok'
     assert client.get('/api/me').json['user']['username'] == 'frodo'
     assert client.get('/api/session/data').json == {'data': {'name': 'Frodo'}}
@@ -93,6 +102,7 @@ def test_paused_postgresql_is_a_503_and_service_resumes(postgres_server, app_set
     finally:
         postgres_server.resume()
 
+    back_within(client, PROBE + 0.2)
     assert client.get('/healthz').json['status'] == 'ok'
     assert client.get('/api/me').json['user']['username'] == 'frodo'
 

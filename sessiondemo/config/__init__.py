@@ -10,10 +10,10 @@ missing or bad value raises ``SettingsError`` naming the key, which
 import os
 
 from .objects import (AppSettings, AuthSettings, CookieSettings,  # noqa: F401
-                      RedisSettings, SessionSettings, Timeouts)
+                      ObserveSettings, RedisSettings, SessionSettings, Timeouts)
 from .readers import (SettingsError, as_bool, as_choice, as_float, as_int,  # noqa: F401
                       as_text, clock, require)
-from .rules import bcrypt_rounds, cookie_settings, secrets
+from .rules import bcrypt_rounds, cookie_settings, networks, secrets
 
 # Environment variables a deployment sets instead of writing secrets or URLs
 # into an ini file (warehouse's pattern: explicit settings win via setdefault,
@@ -45,6 +45,8 @@ def read(settings):
             touch_interval=as_int(settings, 'session.touch_interval', 60, minimum=0)),
         max_bytes=as_int(settings, 'session.max_bytes', 65536, minimum=256),
         store_timeout=as_float(settings, 'session.store_timeout', 1, minimum=0.01),
+        store_probe_interval=as_float(settings, 'session.store_probe_interval', 0.5,
+                                      minimum=0.01),
         memory_max_sessions=as_int(settings, 'session.memory.max_sessions', 100000, minimum=1),
         redis=read_redis(settings),
         sql_url=sql_url,
@@ -69,7 +71,10 @@ def read(settings):
         database_url=as_text(settings, 'sqlalchemy.url', ''),
         production=production,
         validate_responses=as_bool(settings, 'openapi.validate_responses', False),
-        clock=clock(settings))
+        clock=clock(settings),
+        observe=ObserveSettings(
+            enabled=as_bool(settings, 'observe.enabled', True),
+            metrics_allow_from=networks(settings, 'metrics.allow_from', '127.0.0.0/8 ::1')))
 
 
 def read_redis(settings):

@@ -41,6 +41,7 @@ class SessionSettings:
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_bytes: int = 65536
     store_timeout: float = 1.0
+    store_probe_interval: float = 0.5           # a broken store is retried this often
     memory_max_sessions: int = 100000
     redis: RedisSettings = field(default_factory=RedisSettings)
     sql_url: str = ''                           # '' = the users database
@@ -57,6 +58,13 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class ObserveSettings:
+    enabled: bool = True                        # observe.enabled: audit, metrics, ids, timing
+    # metrics.allow_from: who may read GET /metrics (ipaddress networks).
+    metrics_allow_from: tuple = ()
+
+
+@dataclass(frozen=True)
 class AppSettings:
     session: SessionSettings
     auth: AuthSettings
@@ -65,3 +73,4 @@ class AppSettings:
     production: bool = False
     validate_responses: bool = False            # openapi.validate_responses (tests)
     clock: object = time.time
+    observe: ObserveSettings = field(default_factory=ObserveSettings)

@@ -1,5 +1,6 @@
 """The values the app refuses: short or example secrets anywhere, and in
 production (``sessiondemo.production = true``) whatever would make it weak."""
+import ipaddress
 import math
 from collections import Counter
 
@@ -64,3 +65,12 @@ def cookie_settings(settings, production):
         # A browser drops such a cookie unless it is Secure.
         raise SettingsError(f'session.cookie_secure: must be true for a cookie named {name}')
     return CookieSettings(name=name, secure=secure)
+
+
+def networks(settings, key, default):
+    """Space-separated networks (``10.0.0.0/8 ::1``) as ipaddress objects."""
+    try:
+        return tuple(ipaddress.ip_network(part, strict=False)
+                     for part in as_text(settings, key, default).split())
+    except ValueError as error:
+        raise SettingsError(f'{key}: {error}') from None

@@ -4,7 +4,8 @@ login throttle: one redis-py client, one timeout, one outage wrapper.
 Every command gives up after ``session.store_timeout`` and is tried once: past
 it, or on any other failure, the store is unavailable (503), never a 500 or a
 hang. redis-py retries timeouts by default, with backoff, which would turn one
-store timeout into several.
+store timeout into several. After a command hangs the breaker (breaker.py)
+refuses every command at once but one probe per ``session.store_probe_interval``.
 
 The commands of a request's path (a session's GET, its compare-and-set and
 touch scripts) go by ``command``: on a connection of the serving thread's own,
@@ -28,21 +29,40 @@ from redis.retry import Retry
 from ..config import SettingsError
 from ..errors import StoreUnavailable
 from ..timing import record_call
+from .breaker import Breaker
 
 
 class RedisConnection:
-    def __init__(self, client):
+    def __init__(self, client, breaker=None):
         self.client = client
         self.cluster = isinstance(client, RedisCluster)
+        self.breaker = breaker or Breaker('redis')
         self._local = threading.local()
 
     def command(self, *args):
         """One command (``'GET', key``), its reply as Redis sent it (no
-        response callbacks: bytes, ints, lists); any failure a 503. On this
-        thread's own connection, or through the client on a cluster (which
-        routes by slot)."""
+        response callbacks: bytes, ints, lists); any failure a 503, at once
+        while the breaker is open. On this thread's own connection, or
+        through the client on a cluster (which routes by slot)."""
         if self.cluster:
             return self.call(self.client.execute_command, *args)
+        probe = self.breaker.admit()
+        ok = None
+        started = perf_counter()
+        try:
+            reply = self._command(args)
+            ok = True
+        except ResponseError:           # the server answered (NOSCRIPT, WRONGTYPE)
+            ok = True
+            raise
+        except StoreUnavailable:
+            ok = False
+            raise
+        finally:
+            self.breaker.settle(probe, ok, started)
+        return reply
+
+    def _command(self, args):
         connection = getattr(self._local, 'connection', None)
         fresh = connection is None
         if fresh:
@@ -53,19 +73,18 @@ class RedisConnection:
         try:
             connection.send_command(*args)
             reply = connection.read_response()
-        except ResponseError:           # the server answered (NOSCRIPT, WRONGTYPE)
+        except ResponseError:
             record_call('redis', args[0], started)
             raise
         except (RedisError, OSError) as error:
             connection.disconnect()
+            record_call('redis', args[0], started, ok=False)
             if not fresh and isinstance(error, RedisConnectionError):
                 # A connection the server closed while it sat idle (a
                 # restart): once more on a new one. Never after a timeout,
                 # which would double the wait on a server that hangs.
-                record_call('redis', args[0], started, ok=False)
                 self._local.connection = None
-                return self.command(*args)
-            record_call('redis', args[0], started, ok=False)
+                return self._command(args)
             raise StoreUnavailable() from error
         record_call('redis', args[0], started)
         return reply
@@ -83,13 +102,20 @@ class RedisConnection:
     def call(self, method, *args, **kwargs):
         """``method(*args, **kwargs)``, any failure (a timeout included) a 503.
         Each call is one round trip (a command, a script or a pipeline),
-        recorded in the request's timing."""
+        recorded in the request's timing. Refused at once while the breaker
+        is open."""
+        probe = self.breaker.admit()
+        ok = None
         started = perf_counter()
         try:
             result = method(*args, **kwargs)
+            ok = True
         except (RedisError, OSError) as error:
+            ok = False
             record_call('redis', command_name(method), started, ok=False)
             raise StoreUnavailable() from error
+        finally:
+            self.breaker.settle(probe, ok, started)
         record_call('redis', command_name(method), started)
         return result
 
@@ -119,7 +145,7 @@ def make_client(url, timeout, cluster=False):
     return redis.Redis.from_url(url, **options)
 
 
-def connect(session_settings):
+def connect(session_settings, breaker=None):
     settings = session_settings.redis
     try:
         client = make_client(settings.url, session_settings.store_timeout, settings.cluster)
@@ -128,4 +154,4 @@ def connect(session_settings):
         raise StoreUnavailable() from error
     except ValueError as error:
         raise SettingsError(f'session.redis.url: {error}') from None
-    return RedisConnection(client)
+    return RedisConnection(client, breaker)

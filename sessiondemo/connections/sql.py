@@ -10,7 +10,8 @@ transaction, with no ``BEGIN``/``COMMIT`` round trips around it.
 Timeouts (``session.store_timeout``): PostgreSQL gets ``connect_timeout`` and a
 server-side ``statement_timeout``, SQLite a busy timeout, and a ``Watchdog``
 bounds a server that never answers. Every database error becomes
-``StoreUnavailable`` (503).
+``StoreUnavailable`` (503); after one that hung, the breaker (breaker.py)
+refuses every statement at once but one probe per ``session.store_probe_interval``.
 """
 import logging
 import math
@@ -24,6 +25,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from ..config import SettingsError
 from ..errors import StoreUnavailable
 from ..timing import record_call
+from .breaker import Breaker
 from .watchdog import StatementTimeout, Watchdog
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,7 @@ class SqlConnection:
     on SQLite here, the pool's checkout and return alone four times),
     ``run`` for the rest."""
 
-    def __init__(self, engine, timeout=1.0, key='session.sql.url'):
+    def __init__(self, engine, timeout=1.0, key='session.sql.url', breaker=None):
         if engine.dialect.name not in UPSERT:
             raise SettingsError(f'{key}: unsupported database '
                                 f'{engine.dialect.name!r} (sqlite or postgresql)')
@@ -91,6 +93,7 @@ class SqlConnection:
             else ('isolation_level', None)
         self._watchdog = Watchdog(timeout) if engine.dialect.name == 'postgresql' else None
         self._local = threading.local()     # execute's connection, one per thread
+        self.breaker = breaker or Breaker('sql')
 
     def compile(self, statement):
         return Statement(statement, self.bind.dialect)
@@ -98,13 +101,20 @@ class SqlConnection:
     def execute(self, statement, values, fetch=None):
         """Run a ``Statement``; its first row (``fetch='one'``), every row
         (``'all'``) or the number of rows it changed. Each runs in a
-        transaction of its own; StoreUnavailable on any failure."""
+        transaction of its own; StoreUnavailable on any failure (at once
+        while the breaker is open)."""
+        probe = self.breaker.admit()
+        ok = None
         started = perf_counter()
         try:
             result = self._execute_once(statement, values, fetch)
+            ok = True
         except StoreUnavailable:
+            ok = False
             record_call('sql', statement.op, started, ok=False)
             raise
+        finally:
+            self.breaker.settle(probe, ok, started)
         record_call('sql', statement.op, started)
         return result
 
@@ -176,12 +186,18 @@ class SqlConnection:
         """``work(connection)`` on a connection of its own; StoreUnavailable on
         any failure. Recorded as one round trip (``TRANSACTION``), whatever
         ``work`` sends."""
+        probe = self.breaker.admit()
+        ok = None
         started = perf_counter()
         try:
             result = self._run_once(work)
+            ok = True
         except StoreUnavailable:
+            ok = False
             record_call('sql', 'TRANSACTION', started, ok=False)
             raise
+        finally:
+            self.breaker.settle(probe, ok, started)
         record_call('sql', 'TRANSACTION', started)
         return result
 
@@ -228,16 +244,16 @@ def make_engine(url, timeout, key='session.sql.url'):
     return engine
 
 
-def connect(session_settings, users_url, users_engine=None):
+def connect(session_settings, users_url, users_engine=None, breaker=None):
     """The SQL connection the session store and the throttle share: on
     ``session.sql.url``, or on the users database when that is not set (the
     users engine itself when one is given, with connections of our own)."""
     url = session_settings.sql_url
     timeout = session_settings.store_timeout
     if users_engine is not None and (not url or url == users_url):
-        return SqlConnection(users_engine, timeout)
+        return SqlConnection(users_engine, timeout, breaker=breaker)
     url = url or users_url
     if not url:
         raise SettingsError('sqlalchemy.url: required setting is missing')
     key = session_settings.sql_url_key
-    return SqlConnection(make_engine(url, timeout, key), timeout, key)
+    return SqlConnection(make_engine(url, timeout, key), timeout, key, breaker)

@@ -17,6 +17,7 @@ Secrets never leave: the session id and the cookie value are shown as their
 first ``SHOWN`` characters, and the store key (a SHA-256, safe to show) as a
 prefix, enough to recognise it in a store dump.
 """
+from ..timing import RequestTiming
 from .cookie import BROWSER_COOKIE_LIMIT
 from .cookies import read_cookie
 from .record import Record, handle_of, store_key
@@ -161,7 +162,8 @@ def _expiry_facts(timeouts, record, now):
 
 
 def _request_facts(request, backend, raw):
-    timing = request.timing
+    # No timing with observe.enabled = false (a benchmark's switch): all zeros.
+    timing = request.__dict__.get('timing') or RequestTiming()
     calls = list(timing.calls)
     trips = f'{len(calls)} round trip{"" if len(calls) == 1 else "s"}'
     loaded = ('read from the cookie itself: no store' if backend.name == 'cookie'

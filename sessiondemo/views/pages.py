@@ -3,7 +3,7 @@ from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
-from .. import accounts, readable
+from .. import accounts, audit, readable
 from ..errors import ApiError, InvalidCredentials, InvalidInput, safe_next
 from ..security import log_in, log_out
 
@@ -63,6 +63,7 @@ def _authenticate(request, fields):
     except InvalidInput:
         # One answer for every failed login, bad input included: the form
         # tells nothing about which usernames could exist.
+        audit.event(request, 'login', 'failure', username=fields['username'])
         raise InvalidCredentials() from None
     return accounts.authenticate(request, fields['username'], fields['password'])
 

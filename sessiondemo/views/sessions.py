@@ -2,8 +2,8 @@
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config
 
-from .. import readable
-from ..errors import InvalidCredentials, NotFound
+from .. import audit, readable
+from ..errors import InvalidCredentials, NotFound, TooManyRequests
 from ..models import User
 from ..security import log_in, revoke_other_sessions
 from . import iso
@@ -30,6 +30,8 @@ def revoke_session(request):
     sessions = request.registry.user_sessions
     if not sessions.revoke(request, request.identity.id, request.matchdict['handle']):
         raise NotFound('No session of yours has that handle.')
+    audit.event(request, 'session_revoked', 'success', reason='one',
+                user_id=request.identity.id, handle=request.matchdict['handle'])
     return {'revoked': 1}
 
 
@@ -45,13 +47,20 @@ def change_password(request):
     # A password check like a login's, in the same windows: a stolen session
     # must not be a way around the login throttle to guess the password.
     throttle = request.registry.login_throttle
-    with throttle.attempt(request.identity.username, request.client_addr) as attempt:
-        user = current_user(request)
-        if not hasher.verify(body['current_password'], user.password_hash):
-            raise InvalidCredentials('The current password is wrong.')
-        attempt.succeeded()
+    try:
+        with throttle.attempt(request.identity.username, request.client_addr) as attempt:
+            user = current_user(request)
+            if not hasher.verify(body['current_password'], user.password_hash):
+                raise InvalidCredentials('The current password is wrong.')
+            attempt.succeeded()
+    except (InvalidCredentials, TooManyRequests) as error:
+        audit.event(request, 'password_changed',
+                    'throttled' if isinstance(error, TooManyRequests) else 'failure',
+                    user_id=request.identity.id, handle=audit.cookie_handle(request))
+        raise
     user.password_hash = hasher.hash(body['new_password'])
-    revoke_other_sessions(request, user)
+    revoke_other_sessions(request, user, reason='password_change')
+    audit.after_save(request, 'password_changed', 'success', user_id=user.id)
     # This session continues, under a new id (and keeps its data).
     log_in(request, user, keep_data=True)
     return {'message': 'password changed'}
