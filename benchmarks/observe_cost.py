@@ -17,6 +17,8 @@ passes in how it makes a logged-in client.
 import statistics
 
 CONFIGS = [('on', True), ('off', False), ('on again', True), ('off again', False)]
+# Under wrk (benchmarks/run.py's measure_observe_http): two pserve processes.
+HTTP_CONFIGS = [('on', {}), ('off', {'observe.enabled': 'false'})]
 ENDPOINT = ('GET', '/api/me')
 
 
@@ -51,6 +53,19 @@ def observability_cost(make_client, requests, rounds):
     }
 
 
+def http_figures(runs, generator):
+    """req/s of the read with observability on and off (``runs``: each app's
+    wrk runs, interleaved); the noise is the widest spread of one app's own
+    runs, as a percentage of its median."""
+    median = {name: statistics.median(r) for name, r in runs.items()}
+    cost = (median['off'] - median['on']) / median['off'] * 100
+    noise = max((max(r) - min(r)) / statistics.median(r) * 100 for r in runs.values())
+    return {'generator': generator, 'runs': runs,
+            'rps': {name: round(value, 1) for name, value in median.items()},
+            'cost_percent': round(cost, 1), 'noise_percent': round(noise, 1),
+            'within_noise': abs(cost) <= noise}
+
+
 TITLE = 'What watching it costs: the authenticated read with observability on and off'
 MEASURED_AS = (
     'µs per authenticated read (GET /api/me, memory store) in process, as row 12, with '
@@ -68,6 +83,29 @@ def table(results):
         issue = 'not measured' if figures is None else f'error: {figures["error"][:120]}'
         return {'title': None, 'header': header, 'rows': [['sessiondemo (memory)', issue, '']]}
     return {'title': None, 'header': header, 'rows': table_rows(figures)}
+
+
+HTTP_MEASURED_AS = (
+    'req/s of the authenticated read (GET /api/me, memory store) under wrk, as row 10, '
+    'from two app processes, one with observability on and one with it off, their runs '
+    'interleaved in the same run. The noise is the widest spread of one app\'s own runs '
+    '(max − min over its median).')
+
+
+def http_table(results):
+    """The same comparison under wrk, from ``results['observe_http']``."""
+    figures = results.get('observe_http')
+    header = ['app', 'req/s (median of runs)', 'runs']
+    if figures is None or 'error' in figures:
+        issue = 'not measured' if figures is None else f'error: {figures["error"][:120]}'
+        return {'title': None, 'header': header, 'rows': [['sessiondemo (memory)', issue, '']]}
+    rows = [[f'observability {name}', f'{figures["rps"][name]:.0f}',
+             ', '.join(f'{r:.0f}' for r in figures['runs'][name])] for name in figures['rps']]
+    verdict = 'within' if figures['within_noise'] else 'beyond'
+    rows.append(['cost (1 − on/off)', f'{figures["cost_percent"]:+.1f} %',
+                 f'{verdict} the noise: one app\'s own runs spread '
+                 f'{figures["noise_percent"]:.1f} %'])
+    return {'title': None, 'header': header, 'rows': rows}
 
 
 def table_rows(figures):

@@ -176,6 +176,10 @@ def write_report(results, out_dir):
     page += [f'<h2>{html.escape(observe_cost.TITLE)}</h2>'
              f'<p>Measured as: {html.escape(observe_cost.MEASURED_AS)}</p>',
              html_table(watching)]
+    over_http = observe_cost.http_table(results)
+    md += [f'Under wrk: {observe_cost.HTTP_MEASURED_AS}', '', md_table(over_http), '']
+    page += [f'<p>Under wrk: {html.escape(observe_cost.HTTP_MEASURED_AS)}</p>',
+             html_table(over_http)]
     md += [f'## Closing note: {SUMMARY.lower()} of every store and peer', '']
     md += [f'- {line}' for line in results['tax_summary']] + ['']
     page += [f'<h2>Closing note: {SUMMARY.lower()} of every store and peer</h2><ul>']

@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 
 from realservers import PostgresServer, free_port
 
-from . import load, probes
+from . import load, observe_cost, probes
 from .apps import REPO, WAITRESS, child_env
 from .machine import machine, source, versions
 from .peers.targets import NODE_DIR, NODE_PEERS, PYRAMID_PEERS, bare_app, node_available
@@ -239,6 +239,39 @@ def measure_floor(run_dir, s, progress, when):
                           tick=progress.tick)
 
 
+def measure_observe_http(target, s, run_dir, progress):
+    """Issue 13 under wrk: the memory store's authenticated read served by two
+    app processes, observability on and off, their wrk runs interleaved, alone
+    on the machine; the noise is how far one app's own runs spread."""
+    progress.step(target.label, 'the read with observability on and off (wrk)',
+                  2 * s['tax_repeats'] * (s['tax_duration'] + 0.3) + 6)
+    work_dir = os.path.join(target.dir, 'wrk-observe')
+    os.makedirs(work_dir, exist_ok=True)
+    apps, scripts = {}, {}
+    try:
+        for name, overrides in observe_cost.HTTP_CONFIGS:
+            apps[name] = app = target.make_app(free_port(), f'observe-{name}', **overrides)
+            app.start()
+            user = probes.make_users(target, 1, base_url=app.base_url)[0]
+            client = probes.Client(app.base_url)
+            client.login(user, target.context.password)
+            os.makedirs(os.path.join(work_dir, name), exist_ok=True)
+            scripts[name] = load.write_cookie_script(os.path.join(work_dir, name),
+                                                     client.cookie_header())
+        runs = {name: [] for name in apps}
+        for _ in range(s['tax_repeats']):
+            for name, app in apps.items():
+                progress.tick()
+                runs[name].append(load.wrk_once(
+                    app.base_url + observe_cost.ENDPOINT[1], scripts[name], s['tax_duration'],
+                    load.WRK_CONNECTIONS, os.path.join(work_dir, 'wrk.log'), app.pid)['rps'])
+        return observe_cost.http_figures(runs, load.wrk_settings(s['tax_repeats'],
+                                                                 s['tax_duration']))
+    finally:
+        for app in apps.values():
+            app.stop()
+
+
 def profile_command(stores, s, json_path=None):
     command = ['-m', 'benchmarks.profile', '--stores', *stores,
                '--requests', str(s['profile_requests']), '--rounds', str(s['profile_rounds'])]
@@ -376,6 +409,10 @@ def main(argv=None):
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
+        memory = [t for t in targets if t.name == 'memory']
+        if memory:
+            guarded(results, 'observe_http',
+                    lambda: measure_observe_http(memory[0], s, run_dir, progress))
         guarded(results['floor'], 'after', lambda: measure_floor(run_dir, s, progress,
                                                                  'after the targets'))
         framework_overhead(results)

@@ -302,6 +302,18 @@ class TestObservabilityCost:
         assert 'the noise:' in section and 'between two apps configured alike' in section
         assert f'<h2>{TITLE}</h2>' in (out / 'report.html').read_text()
 
+    def test_and_under_wrk_from_two_app_processes(self, quick_run):
+        out, results = quick_run
+        figures = results['observe_http']
+        assert set(figures['rps']) == {'on', 'off'}
+        assert all(len(runs) == results['run']['settings']['tax_repeats']
+                   and min(runs) > 0 for runs in figures['runs'].values())
+        assert figures['noise_percent'] >= 0
+        markdown = (out / 'report.md').read_text()
+        section = markdown.split('Under wrk: ')[1].split('\n## ')[0]
+        assert '| observability on |' in section and '| observability off |' in section
+        assert "one app's own runs spread" in section
+
     def test_in_process_figures_from_apps_with_it_on_and_off(self, tmp_path):
         from benchmarks import profile
         from benchmarks.observe_cost import observability_cost, table_rows
