@@ -154,10 +154,18 @@ def allowed(networks, address):
     return any(address in network for network in networks)
 
 
+# Headers a proxy adds: a request that carries one came through it, and its
+# REMOTE_ADDR (the proxy's loopback address, production.ini's trusted proxy)
+# says nothing about the client.
+FORWARDED = ('HTTP_X_FORWARDED_FOR', 'HTTP_FORWARDED', 'HTTP_X_REAL_IP',
+             'HTTP_X_FORWARDED_HOST', 'HTTP_X_FORWARDED_PROTO')
+
+
 def metrics_view(request):
     # REMOTE_ADDR, not request.client_addr: X-Forwarded-For is the client's to write.
-    if not allowed(request.registry.app_settings.observe.metrics_allow_from,
-                   request.remote_addr):
+    environ = request.environ
+    if any(header in environ for header in FORWARDED) or not allowed(
+            request.registry.app_settings.observe.metrics_allow_from, request.remote_addr):
         raise NotFound()
     body = request.registry.metrics.exposition(request.registry.session_backend)
     response = Response(body=body)

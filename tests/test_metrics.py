@@ -104,6 +104,16 @@ def test_refused_from_another_address_by_default(testapp):
     assert scrape(testapp)          # loopback (the client's REMOTE_ADDR) may
 
 
+@pytest.mark.parametrize('header', ['X-Forwarded-For', 'Forwarded', 'X-Real-IP',
+                                    'X-Forwarded-Proto'])
+def test_refused_through_a_proxy_even_from_loopback(testapp, header):
+    """Behind production.ini's proxy every request comes from 127.0.0.1: one
+    that a proxy forwarded is not a local scrape."""
+    response = testapp.get('/metrics', headers={header: 'for=198.51.100.9'},
+                           expect_errors=True)
+    assert response.status_int == 404 and b'sessiondemo_' not in response.body
+
+
 @pytest.mark.parametrize('store', ['memory'])
 def test_allow_from_opens_it(app_settings, make_app_client):
     app_settings['metrics.allow_from'] = '10.0.0.0/8 203.0.113.0/24'

@@ -71,6 +71,25 @@ def test_paused_redis_is_a_quick_503_and_service_resumes(own_redis, app_settings
 
 
 @pytest.mark.parametrize('store', ['redis'])
+def test_redis_that_refuses_writes_is_a_503_and_loses_nothing(own_redis, app_settings,
+                                                              make_app_client):
+    """A server that answers with an error (OOM at maxmemory, READONLY on a
+    replica, NOPERM) is as unavailable as one that does not answer."""
+    client = make_app_client(dict(app_settings, **{'session.redis.url': own_redis.url}))
+    client.register('frodo')
+    client.api('PATCH', '/api/session/data', {'name': 'Frodo'}, status=200)
+    own_redis.cli('CONFIG', 'SET', 'maxmemory', '1')    # every write: OOM (noeviction)
+    try:
+        assert_unavailable(client.api('PATCH', '/api/session/data', {'name': 'Sam'},
+                                      status=503))
+        assert client.get('/api/me').json['user']['username'] == 'frodo'   # reads go on
+    finally:
+        own_redis.cli('CONFIG', 'SET', 'maxmemory', '0')
+    assert client.get('/api/session/data').json == {'data': {'name': 'Frodo'}}
+    client.api('PATCH', '/api/session/data', {'name': 'Sam'}, status=200)
+
+
+@pytest.mark.parametrize('store', ['redis'])
 def test_redis_that_is_gone_is_a_503_not_a_500(app_settings, make_app_client, tmp_path):
     server = RedisServer(tmp_path / 'redis').start()
     client = make_app_client(dict(app_settings, **{

@@ -49,8 +49,9 @@ class Breaker:
             if self._probing or monotonic() - self._opened_at < self.probe_interval:
                 raise StoreUnavailable()
             self._probing = True
-            self._change(HALF_OPEN)
-            return True
+            changed = self._change(HALF_OPEN)
+        self._notify(changed)
+        return True
 
     def settle(self, probe, ok, started):
         """After it (begun at ``started``, a ``perf_counter()``): ``ok`` True
@@ -59,21 +60,31 @@ class Breaker:
         if not probe and (ok is None or (ok and self.state is CLOSED)
                           or (ok is False and perf_counter() - started < self.hung_after)):
             return
+        changed = None
         with self._lock:
             if probe:
                 self._probing = False
             if ok:
-                self._change(CLOSED)
+                changed = self._change(CLOSED)
             elif ok is False and (probe or self.state is CLOSED):
                 # A straggler's failure, begun before the breaker opened, does
                 # not push the next probe further away.
                 self._opened_at = monotonic()
-                self._change(OPEN)
+                changed = self._change(OPEN)
             elif probe:
-                self._change(OPEN)
+                changed = self._change(OPEN)
+        self._notify(changed)
 
     def _change(self, state):
-        if state is not self.state:
-            self.state = state
+        """The new state if it is one (None if not); under the lock."""
+        if state is self.state:
+            return None
+        self.state = state
+        return state
+
+    def _notify(self, state):
+        # Outside the lock: a log handler that blocks (a full pipe) must not
+        # hold up every request that asks the breaker.
+        if state is not None:
             for listener in self.listeners:
                 listener(self.store, state)

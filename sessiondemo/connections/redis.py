@@ -52,9 +52,12 @@ class RedisConnection:
         try:
             reply = self._command(args)
             ok = True
-        except ResponseError:           # the server answered (NOSCRIPT, WRONGTYPE)
+        except NoScriptError:           # the server answered: script() loads it
             ok = True
             raise
+        except ResponseError as error:  # it answered, refusing (OOM, READONLY, NOPERM)
+            ok = True
+            raise StoreUnavailable() from error
         except StoreUnavailable:
             ok = False
             raise
@@ -112,23 +115,25 @@ class RedisConnection:
             ok = True
         except (RedisError, OSError) as error:
             ok = False
-            record_call('redis', command_name(method), started, ok=False)
+            record_call('redis', command_name(method, args), started, ok=False)
             raise StoreUnavailable() from error
         finally:
             self.breaker.settle(probe, ok, started)
-        record_call('redis', command_name(method), started)
+        record_call('redis', command_name(method, args), started)
         return result
 
     def register_script(self, source):
         return self.client.register_script(source)
 
 
-def command_name(method):
+def command_name(method, args=()):
     """What a call sends, for timings and metrics: ``GET``, ``EVALSHA`` (a
     registered script), ``PIPELINE``."""
     name = getattr(method, '__name__', None)
     if name is None:
         return 'EVALSHA'
+    if name == 'execute_command' and args:
+        return str(args[0]).upper()
     return 'PIPELINE' if name == 'execute' else name.upper()
 
 

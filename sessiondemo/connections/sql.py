@@ -136,8 +136,10 @@ class SqlConnection:
                 if self.bind.dialect.is_disconnect(error, connection, cursor) \
                         or isinstance(error, StatementTimeout):
                     self._drop(connection)      # never used again
-                    if attempt == 1 and not fresh and not isinstance(error, StatementTimeout):
-                        continue    # a server restarted under a connection we held
+                    if attempt == 1 and not isinstance(error, StatementTimeout):
+                        # A server restarted under the connection (held here,
+                        # or idle in the pool): once more on a new one.
+                        continue
                 self._unavailable(error)
 
     def _connection(self, dbapi_error):
@@ -157,12 +159,17 @@ class SqlConnection:
             self._drop(held)
         try:
             raw = self.bind.raw_connection()
-            raw.detach()
         except (dbapi_error, SQLAlchemyError, OSError) as error:
             self._unavailable(error)
+        raw.detach()
         connection = raw.dbapi_connection
         attribute, on = self._autocommit
-        setattr(connection, attribute, on)
+        try:
+            setattr(connection, attribute, on)
+        except (dbapi_error, OSError) as error:
+            local.connection = None
+            self._drop(connection)
+            self._unavailable(error)
         local.connection, local.pool = connection, self.bind.pool
         return connection, True
 
