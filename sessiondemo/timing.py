@@ -44,7 +44,7 @@ class RequestTiming:
         return (f'session-load;dur={self.load * 1000:.3f}, '
                 f'identity;dur={self.identity * 1000:.3f}, '
                 f'session-save;dur={self.save * 1000:.3f}, '
-                f'store;dur={sum(c.seconds for c in calls) * 1000:.3f};'
+                f'store;dur={self.store_seconds * 1000:.3f};'
                 f'desc="{len(calls)} round trip{"" if len(calls) == 1 else "s"}"')
 
 

@@ -5,6 +5,7 @@ through the app factory's seams (``dbengine``, ``sessiondemo.clock``) so that
 every test drives the real app against real stores, never a mock. Constants,
 the clock and the WebTest client are plain code in helpers.py.
 """
+import contextlib
 import logging
 import re
 import shutil
@@ -12,12 +13,13 @@ import shutil
 import pytest
 from sqlalchemy import create_engine
 
-from realservers import PostgresServer, RedisCluster, RedisServer
+from realservers import PostgresServer, RedisCluster, RedisServer, serving
 from sessiondemo import main
 from sessiondemo.models import get_engine
 from sessiondemo.scripts.initialize_db import upgrade
 
-from .helpers import SECRET, SECRETS_SEEN, STORES, AuditLines, Clock, TestApp, fresh_prefix
+from .helpers import (CHROMIUM_ARGS, SECRET, SECRETS_SEEN, STORES, AuditLines, Clock, TestApp,
+                      chromium_path, fresh_prefix)
 
 # A store's settings come from the fixture named here (which may start a real server).
 STORE_FIXTURES = {
@@ -59,13 +61,9 @@ def no_secret_in_logs():
     """At the end of the run: no password, cookie value, session id or CSRF
     token that a TestApp saw appears in any log line (the audit's included,
     which INFO lets through for the whole run)."""
-    logger, watch = logging.getLogger('sessiondemo'), LogWatch()
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(watch)
-    yield watch
-    logger.removeHandler(watch)
-    logger.setLevel(level)
+    watch = LogWatch()
+    with listening('sessiondemo', watch):
+        yield watch
     assert not logged_secrets(watch.lines), \
         f'secrets in the logs, e.g. {logged_secrets(watch.lines)[:3]}'
 
@@ -94,13 +92,40 @@ def logged_secrets(lines):
 @pytest.fixture
 def audit():
     """The audit lines (sessiondemo.audit) written during the test, parsed."""
-    logger, lines = logging.getLogger('sessiondemo.audit'), AuditLines()
+    with listening('sessiondemo.audit', AuditLines()) as lines:
+        yield lines
+
+
+@contextlib.contextmanager
+def listening(name, handler):
+    """``handler`` on logger ``name``, at INFO, for the block."""
+    logger = logging.getLogger(name)
     level = logger.level
     logger.setLevel(logging.INFO)
-    logger.addHandler(lines)
-    yield lines
-    logger.removeHandler(lines)
-    logger.setLevel(level)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+@pytest.fixture
+def live_server(app):
+    """The app under waitress on a free loopback port, in a thread of this process."""
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture(scope='module')
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (one per test module)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(),
+                                             args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture

@@ -1,31 +1,13 @@
 """A real headless Chromium (Debian's /usr/bin/chromium) driven by Playwright."""
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from realservers import serving
-
-from .helpers import CHROMIUM_ARGS, PASSWORD, chromium_path
+from .helpers import PASSWORD
 
 
 @pytest.fixture
 def store():
     return 'memory'
-
-
-@pytest.fixture
-def live_server(app):
-    """The app under waitress on a free loopback port, in a thread of this process."""
-    with serving(app) as url:
-        yield url
-
-
-@pytest.fixture(scope='module')
-def browser(tmp_path_factory):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(),
-                                             args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -17,11 +17,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from realservers import serving
-
-from .helpers import CHROMIUM_ARGS, PASSWORD, chromium_path
+from .helpers import PASSWORD
 
 AXE_VERSION = '4.14.1'
 BLOCKING = {'serious', 'critical'}
@@ -54,21 +52,6 @@ def axe_script():
 @pytest.fixture
 def store():
     return 'memory'
-
-
-@pytest.fixture
-def live_server(app):
-    with serving(app) as url:
-        yield url
-
-
-@pytest.fixture(scope='module')
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(),
-                                             args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class Tour:

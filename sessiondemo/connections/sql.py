@@ -121,7 +121,7 @@ class SqlConnection:
     def _execute_once(self, statement, values, fetch):
         dbapi_error = self.bind.dialect.loaded_dbapi.Error
         for attempt in (1, 2):
-            connection, fresh = self._connection(dbapi_error)
+            connection = self._connection(dbapi_error)
             cursor = None
             try:
                 cursor = connection.cursor()
@@ -143,7 +143,7 @@ class SqlConnection:
                 self._unavailable(error)
 
     def _connection(self, dbapi_error):
-        """(this thread's own DBAPI connection, whether it is new). Made by the
+        """This thread's own DBAPI connection. Made by the
         engine's pool (its connect listeners run: SQLite's pragmas), then
         detached from it and kept: a checkout and a return through the pool
         cost more than the statement itself (~45 µs against ~10 for the cookie
@@ -154,7 +154,7 @@ class SqlConnection:
         local = self._local
         held = getattr(local, 'connection', None)
         if held is not None and local.pool is self.bind.pool:
-            return held, False
+            return held
         if held is not None:
             self._drop(held)
         try:
@@ -167,11 +167,10 @@ class SqlConnection:
         try:
             setattr(connection, attribute, on)
         except (dbapi_error, OSError) as error:
-            local.connection = None
             self._drop(connection)
             self._unavailable(error)
         local.connection, local.pool = connection, self.bind.pool
-        return connection, True
+        return connection
 
     def _drop(self, connection):
         self._local.connection = None
