@@ -1,8 +1,9 @@
 """What watching the app costs (row 13): the authenticated read with and
 without its observability, in process, in the same run, with the noise.
 
-Observability is the request id tween, the Prometheus metrics tween, the
-audit trail and the Server-Timing header (``observe.enabled``). Four apps on
+What ``observe.enabled`` switches: the Prometheus metrics (an observer of
+every request) and the audit trail (request ids and Server-Timing are on in
+both, part of every request's cost: rows 10 to 12 measure them). Four apps on
 the memory store (no store round trip to drown a few µs in): two with it on,
 two with it off, each holding a logged-in client; their rounds interleave
 (on, off, on again, off again, repeated), so a slow patch of the machine
@@ -69,9 +70,9 @@ def http_figures(runs, generator):
 TITLE = 'What watching it costs: the authenticated read with observability on and off'
 MEASURED_AS = (
     'µs per authenticated read (GET /api/me, memory store) in process, as row 12, with '
-    'observability (request ids, Prometheus metrics, the audit trail, Server-Timing; '
-    '`observe.enabled`) on and off: two apps of each, their rounds interleaved, in the same '
-    'run. The noise is the difference between two apps configured alike; each app\'s spread '
+    'observability (Prometheus metrics and the audit trail, `observe.enabled`; request ids '
+    'and Server-Timing stay on in both) on and off: two apps of each, their rounds '
+    'interleaved, in the same run. The noise is the difference between two apps configured alike; each app\'s spread '
     'is the range of its rounds.')
 
 

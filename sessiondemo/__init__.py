@@ -24,8 +24,7 @@ def main(global_config, **settings):
             config.include('.ingress')      # body size limit, cookie hygiene
             config.include('.errors')       # the contract's error shape
             config.include('.headers')      # no-store, no framing
-            config.include('.timing')       # Server-Timing: session load, identity, save
-            config.include('.requestid')    # X-Request-ID, on every log line of the request
+            config.include('.observe')      # X-Request-ID, Server-Timing, the observers
             config.include('.openapi')      # openapi.yaml: served, requests validated
             config.include('.routes')
             config.include('.metrics')      # Prometheus at /metrics (loopback): its route last

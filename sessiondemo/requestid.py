@@ -5,7 +5,8 @@ A client's (or a proxy's) ``X-Request-ID`` is kept when it is well formed:
 could be bent by. Otherwise a new one is made (32 hex digits from the OS's
 random source: cheaper than a uuid4 object, as unique).
 
-The id lives in a thread-local for the request's duration (waitress serves a
+observe.py's tween gives each request its id. The id lives in a
+thread-local for the request's duration (waitress serves a
 request on one thread), and a log record factory installed at import copies it
 into every ``LogRecord`` as ``request_id`` (``-`` outside a request), so any
 logger's format can name ``%(request_id)s``. A record factory rather than a
@@ -17,8 +18,6 @@ import logging
 import os
 import re
 import threading
-
-from pyramid.tweens import INGRESS
 
 HEADER = 'X-Request-ID'
 WELL_FORMED = re.compile(r'[A-Za-z0-9._:-]{1,128}').fullmatch
@@ -57,28 +56,7 @@ _install_record_factory()
 
 def bind(request_id):
     """Make ``request_id`` this thread's; returns the one it replaces (for a
-    response callback, which runs after this module's tween has left)."""
+    response callback, which runs after observe.py's tween has left)."""
     previous = getattr(_local, 'id', NO_REQUEST)
     _local.id = request_id
     return previous
-
-
-def request_id_tween_factory(handler, registry):
-    def request_id_tween(request):
-        request.request_id = _local.id = request_id_for(request.environ)
-        try:
-            response = handler(request)
-        finally:
-            _local.id = NO_REQUEST      # a line logged between requests names none
-        # Appended, not set: nothing else writes this header, and WebOb's
-        # headers[...] = scans every header to replace it (~1.5 µs).
-        response.headerlist.append((HEADER, request.request_id))
-        return response
-    return request_id_tween
-
-
-def includeme(config):
-    # The outermost tween: every log line of the request, the exception
-    # views' and the session save's included, is made inside it.
-    if config.registry.app_settings.observe.enabled:
-        config.add_tween('sessiondemo.requestid.request_id_tween_factory', under=INGRESS)

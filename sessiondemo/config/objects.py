@@ -59,7 +59,7 @@ class AuthSettings:
 
 @dataclass(frozen=True)
 class ObserveSettings:
-    enabled: bool = True                        # observe.enabled: audit, metrics, ids, timing
+    enabled: bool = True                        # observe.enabled: the audit trail and metrics
     # metrics.allow_from: who may read GET /metrics (ipaddress networks).
     metrics_allow_from: tuple = ()
 
