@@ -34,7 +34,9 @@ def headers_tween_factory(handler, registry):
                 or any(name == 'Set-Cookie' for name, _ in headerlist)):
             response.headers['Cache-Control'] = 'no-store'     # replaces any other
         headerlist.append(('X-Content-Type-Options', 'nosniff'))
-        if response.content_type == 'text/html':
+        # Content-Type read from the list too: WebOb's content_type parses it.
+        if any(name == 'Content-Type' and value.startswith('text/html')
+               for name, value in headerlist):
             response.headers.update(PAGE_HEADERS)
         return response
     return headers_tween
