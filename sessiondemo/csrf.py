@@ -23,12 +23,12 @@ session: the nonce is a cookie, not a session. Pyramid's ``csrf_view`` deriver
 checks every unsafe request (header ``X-CSRF-Token`` or form field
 ``csrf_token``) through this policy; a failure is 403 ``bad_csrf`` (errors.py).
 """
-import secrets
 
 from pyramid.csrf import new_csrf_token
 from pyramid.interfaces import ICSRFStoragePolicy
 from zope.interface import implementer
 
+from . import entropy
 from .headers import NO_STORE
 from .sessions.cookies import read_cookie
 from .sessions.signing import Signer
@@ -54,7 +54,7 @@ class BoundCSRFPolicy:
         return 'n:' + nonce if nonce else None
 
     def _set_nonce(self, request):
-        nonce = secrets.token_urlsafe(16)
+        nonce = entropy.token_urlsafe(16)
         request.environ[NONCE_KEY] = nonce
 
         def set_cookie(request, response):

@@ -15,9 +15,10 @@ logger's format can name ``%(request_id)s``. A record factory rather than a
 nobody configured (SQLAlchemy's, waitress's) carry it too.
 """
 import logging
-import os
 import re
 import threading
+
+from . import entropy
 
 HEADER = 'X-Request-ID'
 WELL_FORMED = re.compile(r'[A-Za-z0-9._:-]{1,128}').fullmatch
@@ -35,7 +36,7 @@ def request_id_for(environ):
     supplied = environ.get('HTTP_X_REQUEST_ID')
     if supplied and WELL_FORMED(supplied):
         return supplied
-    return os.urandom(16).hex()
+    return entropy.token_hex(16)
 
 
 def _install_record_factory():

@@ -15,10 +15,9 @@
   list in the users database until it could have expired (revocation.py),
   checked with the user's session epoch in one lookup per request.
 """
-import secrets
 import time
 
-from .. import fastjson
+from .. import entropy, fastjson
 from ..errors import SessionTooLarge
 from .cookies import COOKIE_SID, read_cookie
 from .record import USERID_KEY, Record, store_key
@@ -115,7 +114,7 @@ class CookieBackend:
         record.touched = now
         record.user_id = session.get(USERID_KEY)
         if session.sid is None:
-            session.sid = secrets.token_urlsafe(12)    # names the session; not a secret
+            session.sid = entropy.token_urlsafe(12)    # names the session; not a secret
         value = self.encode(session.sid, record)
         max_age = record.created + self.timeouts.absolute - now
         header = self.cookie.header(value, max_age)

@@ -4,10 +4,10 @@ The cookie holds ``<id>.<signature>``: an id of 128 random bits, signed so that
 a forged or garbage cookie is rejected without a store round trip. The store
 (interfaces.Store) sees only the id's SHA-256.
 """
-import secrets
 import threading
 import time
 
+from .. import entropy
 from ..errors import SessionTooLarge, StoreUnavailable
 from .interfaces import CONFLICT, MISSING
 from .record import USERID_KEY, Record, changes_between, client_metadata, store_key
@@ -93,7 +93,7 @@ class ServerSideBackend:
         blob = self._checked_blob(record)
         for sid in session.invalidated:
             self.store.delete(store_key(sid))
-        session.sid = secrets.token_urlsafe(16)    # 128 bits from the OS CSPRNG
+        session.sid = entropy.token_urlsafe(16)    # 128 bits from the OS CSPRNG
         session.record = record
         self.store.save(store_key(session.sid), record, blob, record.expires_at(self.timeouts))
         self._set_cookie(response, session, now)

@@ -5,11 +5,11 @@ only mutators mark it changed (reads never do), the id is made lazily (on the
 first save), and ``invalidate()`` queues the old id for deletion. Its backend
 (interfaces.SessionBackend) decides where it lives.
 """
-import secrets
 
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
+from .. import entropy
 from .record import Record
 
 
@@ -90,7 +90,7 @@ class Session(dict):
     # CSRF lives in its own cookie (CookieCSRFStoragePolicy), independent of the
     # store; these satisfy the interface for code that asks the session anyway.
     def new_csrf_token(self):
-        token = secrets.token_hex(20)
+        token = entropy.token_hex(20)
         self['_csrft_'] = token
         return token
 

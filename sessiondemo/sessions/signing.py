@@ -14,12 +14,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .. import entropy
 
 
 _URLSAFE = bytes.maketrans(b'+/', b'-_')
@@ -115,7 +116,7 @@ class Encrypter:
         self._ciphers = [AESGCM(derive_key(s, 'encrypt ' + purpose)) for s in secrets]
 
     def encrypt(self, plaintext):
-        nonce = os.urandom(self.NONCE_BYTES)
+        nonce = entropy.token_bytes(self.NONCE_BYTES)
         return b64encode(self._version + nonce
                          + self._ciphers[0].encrypt(nonce, plaintext, self._aad))
 
