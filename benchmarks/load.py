@@ -1,15 +1,15 @@
-"""Load generators: locust for the scenarios, wrk for the session tax and the floor.
+"""Load generators: locust for the scenarios, wrk for the interleaved rounds.
 
 Locust (FastHttpUser) is the scenario driver, but on a small machine it takes
-CPU from the server it measures; the session tax (row 10) and the framework
-overhead (row 11, against a bare Pyramid app) are therefore measured with wrk,
-whose own CPU use is recorded beside the figure. Every run is bounded
-by its duration plus a grace period, and is stopped by its pid if it overstays.
+CPU from the server it measures; the session tax (row 10), the framework
+overhead (row 11, against a bare Pyramid app) and the writes against the peers
+are therefore measured with wrk (benchmarks/rounds.py), whose own CPU use is
+recorded beside the figure. Every run is bounded by its duration plus a grace
+period, and is stopped by its pid if it overstays.
 """
 import csv
 import os
 import re
-import statistics
 import subprocess
 import time
 
@@ -90,12 +90,14 @@ def read_locust_csv(path, scenarios):
 
 
 # --- wrk ---------------------------------------------------------------------
-WRK_LUA = 'wrk.method = "GET"\nwrk.headers["Cookie"] = "{cookie}"\n'
 WRK_CONNECTIONS = 8         # well under waitress's connection_limit: none waits to connect
 
 
-def wrk_once(url, script, duration, connections, log_path, server_pid):
-    """Requests/s of one wrk run, and the CPU wrk and the server used meanwhile."""
+def wrk_once(url, script, duration, connections, log_path, server_pid, count_refusals=False):
+    """Requests/s of one wrk run, its answers that were not 2xx or 3xx, and the
+    CPU wrk and the server used meanwhile. Unless ``count_refusals``, one such
+    answer is an error (a read answered 401 measures nothing we want); a run
+    whose every answer was one is an error either way."""
     server = psutil.Process(server_pid)
     before_server = sum(server.cpu_times()[:2])
     args = ['wrk', '-t', '1', '-c', str(connections), '-d', f'{duration}s', '--latency',
@@ -123,72 +125,47 @@ def wrk_once(url, script, duration, connections, log_path, server_pid):
         raise RuntimeError(f'wrk failed: {output[-500:]}')
     total = int(re.search(r'(\d+) requests in', output).group(1))
     bad = re.search(r'Non-2xx or 3xx responses: (\d+)', output)
-    if bad and int(bad.group(1)) > 0:
-        # A read that answers 401 measures nothing we want: fail loudly.
-        raise RuntimeError(f'wrk: {bad.group(1)} of {total} answers to {url} were not 2xx')
-    return {'rps': float(match.group(1)), 'requests': total,
+    refused = int(bad.group(1)) if bad else 0
+    if refused and (not count_refusals or refused == total):
+        raise RuntimeError(f'wrk: {refused} of {total} answers to {url} were not 2xx')
+    return {'rps': float(match.group(1)), 'requests': total, 'non_2xx': refused,
             'wrk_cpu_share': (usage.ru_utime + usage.ru_stime) / wall,
             'server_cpu_share': server_cpu / wall}
 
 
+def lua_string(value):
+    return '"' + value.replace('\\', '\\\\').replace('"', '\\"') + '"'
+
+
 def write_cookie_script(work_dir, cookie_header=None):
-    """A wrk script sending ``cookie_header`` as the Cookie header (none when None)."""
+    """A wrk script of GETs sending ``cookie_header`` as the Cookie header (none when None)."""
     script = os.path.join(work_dir, 'cookie.lua')
+    lines = ['wrk.method = "GET"']
+    if cookie_header is not None:
+        lines.append(f'wrk.headers["Cookie"] = {lua_string(cookie_header)}')
     with open(script, 'w') as lua:
-        lua.write(WRK_LUA.format(cookie=cookie_header.replace('"', '\\"')) if cookie_header
-                  is not None else 'wrk.method = "GET"\n')
+        lua.write('\n'.join(lines) + '\n')
     return script
 
 
-def wrk_medians(base_url, paths, server_pid, script, repeats, duration, work_dir,
-                connections=WRK_CONNECTIONS, tick=None):
-    """wrk on each of ``paths`` (``{kind: path}``) in turn, ``repeats`` times
-    interleaved so drift hits them alike; the median req/s of each and its runs."""
-    log = os.path.join(work_dir, 'wrk.log')
-    runs = {kind: [] for kind in paths}
-    for repeat in range(repeats):
-        for kind, path in paths.items():
-            if tick:
-                tick(f'wrk {kind} {repeat + 1}/{repeats}')
-            runs[kind].append(wrk_once(base_url + path, script, duration, connections, log,
-                                       server_pid))
-    medians = {kind: statistics.median(run['rps'] for run in kind_runs)
-               for kind, kind_runs in runs.items()}
-    return medians, runs
+def write_patch_script(work_dir, cookie_header, csrf_token, key='k'):
+    """A wrk script of session writes: PATCH with the client's cookies and CSRF
+    token, a JSON body ``{key: n}`` whose n changes on every request (one wrk
+    thread: one counter), so that every request changes the session."""
+    script = os.path.join(work_dir, 'patch.lua')
+    with open(script, 'w') as lua:
+        lua.write('\n'.join([
+            'wrk.method = "PATCH"',
+            f'wrk.headers["Cookie"] = {lua_string(cookie_header)}',
+            f'wrk.headers["X-CSRF-Token"] = {lua_string(csrf_token)}',
+            'wrk.headers["Content-Type"] = "application/json"',
+            'local n = 0',
+            'function request()',
+            '  n = n + 1',
+            f'  return wrk.format(nil, nil, nil, \'{{"{key}": \' .. n .. \'}}\')',
+            'end', '']))
+    return script
 
 
 def wrk_settings(repeats, duration, connections=WRK_CONNECTIONS):
     return f'wrk (1 thread, {connections} connections, {duration} s x {repeats})'
-
-
-def session_tax(target, cookie_header, repeats, duration, work_dir, read_path='/api/me',
-                public_path='/api/csrf', tick=None):
-    """Median requests/s of the authenticated read and of the public endpoint, interleaved.
-
-    ``retained`` is read / public; the session tax is what is lost, 1 - retained,
-    as a percentage (lower is better).
-    """
-    script = write_cookie_script(work_dir, cookie_header)
-    rps, runs = wrk_medians(target.base_url, {'public': public_path, 'read': read_path},
-                            target.app.pid, script, repeats, duration, work_dir, tick=tick)
-    retained = rps['read'] / rps['public']
-    return {
-        'generator': wrk_settings(repeats, duration),
-        'read_path': read_path, 'public_path': public_path,
-        'read_rps': rps['read'], 'public_rps': rps['public'],
-        'retained': retained, 'tax_percent': 100 * (1 - retained),
-        'wrk_cpu_share': statistics.median(r['wrk_cpu_share'] for r in runs['read']),
-        'server_cpu_share': statistics.median(r['server_cpu_share'] for r in runs['read']),
-        'runs': runs,
-    }
-
-
-def floor(app, path, repeats, duration, work_dir, tick=None):
-    """Median requests/s of the bare Pyramid app's one view: row 11's denominator."""
-    script = write_cookie_script(work_dir)
-    rps, runs = wrk_medians(app.base_url, {'bare': path}, app.pid, script, repeats, duration,
-                            work_dir, tick=tick)
-    return {'generator': wrk_settings(repeats, duration), 'path': path, 'rps': rps['bare'],
-            'wrk_cpu_share': statistics.median(r['wrk_cpu_share'] for r in runs['bare']),
-            'server_cpu_share': statistics.median(r['server_cpu_share'] for r in runs['bare']),
-            'runs': runs}

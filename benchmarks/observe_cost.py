@@ -18,7 +18,7 @@ passes in how it makes a logged-in client.
 import statistics
 
 CONFIGS = [('on', True), ('off', False), ('on again', True), ('off again', False)]
-# Under wrk (benchmarks/run.py's measure_observe_http): two pserve processes.
+# Under wrk (benchmarks/rounds.py, in the rounds of rows 10 and 11): two pserve processes.
 HTTP_CONFIGS = [('on', {}), ('off', {'observe.enabled': 'false'})]
 ENDPOINT = ('GET', '/api/me')
 
@@ -88,9 +88,9 @@ def table(results):
 
 HTTP_MEASURED_AS = (
     'req/s of the authenticated read (GET /api/me, memory store) under wrk, as row 10, '
-    'from two app processes, one with observability on and one with it off, their runs '
-    'interleaved in the same run. The noise is the widest spread of one app\'s own runs '
-    '(max − min over its median).')
+    'from two app processes, one with observability on and one with it off, measured in '
+    'the same interleaved rounds as rows 10 and 11 (benchmarks/rounds.py). The noise is '
+    'the widest spread of one app\'s own runs (max − min over its median).')
 
 
 def http_table(results):

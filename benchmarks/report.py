@@ -6,6 +6,8 @@ import os
 from . import charts, observe_cost, rows
 
 SUMMARY = 'Session tax and framework overhead'
+PEER_SUMMARY = ('Against the peers, in the same rounds: what issue 10 asks of each store\'s '
+                'read and write')
 
 
 def notes(results):
@@ -41,20 +43,29 @@ def notes(results):
            if run['mode'] == 'quick' else ', each scenario alone') +
         '. Locust shares the machine with the server, so its req/s are lower than the '
         'server can do; the session tax is therefore measured with wrk.',
-        f'Session tax: wrk, 1 thread, 8 connections, {s["tax_duration"]} s per run, the public '
-        f'endpoint and the read interleaved {s["tax_repeats"]} times; each req/s is the median '
-        'of its runs; "retained" is the ratio of the two medians (read ÷ public) of the same '
-        'server process and the session tax is 1 − retained, as a percentage (lower is '
-        'better). The wrk CPU column is wrk\'s own CPU use over the run '
-        '(100 % = one core) beside the server\'s. The public endpoint is GET /api/csrf: '
-        'GET /healthz pings the store (a Redis PING or a SQL SELECT 1), so it is not free '
-        'of the store; /api/csrf reads only its own CSRF cookie and loads no session. Both '
-        'are sent the same Cookie header.',
+        'Rows 10 and 11, the writes against the peers and the read with observability on '
+        'and off under wrk: every target\'s app (a fresh process, one client logged in), the '
+        'bare Pyramid app and two memory-store apps (observability on, off) ran at once '
+        'after every per-target step, idle until their turn, and all targets were measured in '
+        f'the same {s["tax_repeats"]} interleaved rounds: each round ran wrk (1 thread, '
+        f'8 connections, {s["tax_duration"]} s a run) on every app in turn, in an order that '
+        'starts one app later every round, on its public endpoint, its read and its write '
+        '(PATCH /api/session/data, a new {"k": n} body on every request, the client\'s CSRF '
+        'token); the bare app on its one view, the observability apps on the read'
+        + rounds_took(results) +
+        '. Each req/s is the median of its app\'s runs, and every ratio divides figures of '
+        'the same rounds, so a slow patch of the machine (here a figure can move 2-3x in '
+        'minutes) falls on both sides of it. Session tax: "retained" is the ratio of the two '
+        'medians (read ÷ public) of the same server process and the session tax is '
+        '1 − retained, as a percentage (lower is better). The wrk CPU column is wrk\'s own '
+        'CPU use over the run (100 % = one core) beside the server\'s. The public endpoint '
+        'is GET /api/csrf: GET /healthz pings the store (a Redis PING or a SQL SELECT 1), '
+        'so it is not free of the store; /api/csrf reads only its own CSRF cookie and loads '
+        'no session. Both are sent the same Cookie header.',
         'Framework overhead (row 11): a bare Pyramid app (one JSON view returning a '
         'constant, benchmarks/peers/bare_pyramid.py) under the same waitress settings, '
-        'measured with the same wrk settings alone on the machine before and after the '
-        'targets; each target\'s public and read req/s from row 10 are divided by the median '
-        'of those runs'
+        'measured with the same wrk settings in the same rounds; each target\'s public and '
+        'read req/s from row 10 are divided by the median of its runs'
         + (f' ({floor["rps"]:.0f} req/s).' if floor.get('rps') else '.'),
         'The peers run the reader, writer, churn and mix scenarios (not the anonymous one: '
         'it needs the HTML pages). Like sessiondemo they take the same JSON requests, check '
@@ -98,9 +109,44 @@ def notes(results):
             + '.')
     if run['mode'] == 'quick':
         lines.insert(0, '**Quick mode**: a smoke run for CI with tiny durations and counts, '
-                        'three targets measured at a time; its figures show that everything '
-                        'runs, not how fast.')
+                        'three targets measured at a time (the wrk rounds one app at a '
+                        'time, as always); its figures show that everything runs, not how '
+                        'fast.')
     return lines
+
+
+def rounds_took(results):
+    rounds = results.get('rounds') or {}
+    return f' ({rounds["seconds"] / 60:.1f} min of rounds)' if 'seconds' in rounds else ''
+
+
+def peer_summary(results):
+    """Issue 10's ratios, a line per sessiondemo store, for the closing note."""
+    out = []
+    for figures in results['targets'].values():
+        a = figures.get('against_peer')
+        if figures['kind'] != 'store':
+            continue
+        if not isinstance(a, dict) or 'error' in a:
+            out.append(f'{figures["label"]}: not measured')
+            continue
+        asked = a['asked']
+        if a['peer'] is None:
+            line = 'no same-kind peer'
+        elif 'peer_error' in a:
+            line = f'{a["peer_label"]}: {a["peer_error"][:100]}'
+        else:
+            line = (f'read {a["read_over_peer_read"]:.2f} × {a["peer_label"]}\'s (asked '
+                    f'≥ {asked["read_over_peer_read"]:g}), write '
+                    f'{a["write_over_peer_write"]:.2f} × its write (asked '
+                    f'≥ {asked["write_over_peer_write"]:g})')
+        line += (f'; write {a["write_over_own_read"]:.2f} × its own read (asked '
+                 f'≥ {asked["write_over_own_read"]:g}); {a["write_non_2xx"]} of '
+                 f'{a["write_requests"]} writes refused; '
+                 + ('meets issue 10' if not a['short_of'] else
+                    'short of issue 10: ' + '; '.join(a['short_of'])))
+        out.append(f'{figures["label"]}: {line}')
+    return out
 
 
 def tax_summary(results):
@@ -145,7 +191,11 @@ def write_report(results, out_dir):
     results['rows'] = rows.build(results)
     images = charts.draw(results, out_dir)
     results['charts'] = images
+    results['against_peers'] = {'title': rows.AGAINST_PEERS_TITLE,
+                                'measured_as': rows.AGAINST_PEERS_MEASURED_AS,
+                                'table': rows.against_peers(results)}
     results['tax_summary'] = tax_summary(results)
+    results['peer_summary'] = peer_summary(results)
     results['notes'] = notes(results)
     md = ['# Session stores: the material\'s claims, measured', '']
     md += [f'- {line}' for line in results['notes']] + ['']
@@ -169,6 +219,13 @@ def write_report(results, out_dir):
         for image in images.get(number, []):
             md += [f'![row {number}]({image})', '']
             page.append(f'<p><img src="{image}" alt="row {number}"></p>')
+        if number == '11':          # from the same rounds as rows 10 and 11
+            section = results['against_peers']
+            md += [f'## {section["title"]}', '', f'Measured as: {section["measured_as"]}', '',
+                   md_table(section['table']), '']
+            page += [f'<h2>{html.escape(section["title"])}</h2>'
+                     f'<p>Measured as: {html.escape(section["measured_as"])}</p>',
+                     html_table(section['table'])]
     # Not one of the spec's rows (it has no claim to test): issue 13's figure.
     watching = observe_cost.table(results)
     md += [f'## {observe_cost.TITLE}', '', f'Measured as: {observe_cost.MEASURED_AS}', '',
@@ -182,8 +239,11 @@ def write_report(results, out_dir):
              html_table(over_http)]
     md += [f'## Closing note: {SUMMARY.lower()} of every store and peer', '']
     md += [f'- {line}' for line in results['tax_summary']] + ['']
+    md += [f'{PEER_SUMMARY}:', ''] + [f'- {line}' for line in results['peer_summary']] + ['']
     page += [f'<h2>Closing note: {SUMMARY.lower()} of every store and peer</h2><ul>']
     page += [f'<li>{html.escape(line)}</li>' for line in results['tax_summary']] + ['</ul>']
+    page += [f'<p>{html.escape(PEER_SUMMARY)}:</p><ul>']
+    page += [f'<li>{html.escape(line)}</li>' for line in results['peer_summary']] + ['</ul>']
     md += ['Raw locust CSV: `locust/`; every figure: `results.json`.', '']
     page.append('<p>Raw locust CSV: <code>locust/</code>; every figure: '
                 '<code>results.json</code>.</p>')

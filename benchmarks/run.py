@@ -14,7 +14,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -26,10 +25,10 @@ from sqlalchemy import create_engine, text
 
 from realservers import PostgresServer, free_port
 
-from . import load, observe_cost, probes
+from . import load, probes, rounds
 from .apps import REPO, WAITRESS, child_env
 from .machine import machine, source, versions
-from .peers.targets import NODE_DIR, NODE_PEERS, PYRAMID_PEERS, bare_app, node_available
+from .peers.targets import NODE_DIR, NODE_PEERS, PYRAMID_PEERS, node_available
 from .progress import Progress
 from .targets import STORE_TARGETS
 
@@ -39,8 +38,9 @@ STOPPING = threading.Event()
 SCENARIOS = ['reader', 'writer', 'churn', 'anonymous', 'mix']
 MODES = {
     # duration/users: each locust scenario; sessions: row 2; wave: rows 2 and 6;
-    # clients: rows 1, 5, 7; tax: wrk repeats x seconds per endpoint; profile:
-    # row 12's requests per round and rounds per endpoint (benchmarks.profile).
+    # clients: rows 1, 5, 7; tax: the interleaved wrk rounds (benchmarks.rounds:
+    # rows 10, 11, the writes against the peers), how many and seconds per run;
+    # profile: row 12's requests per round and rounds per endpoint (benchmarks.profile).
     'full': dict(duration=8, users=10, sessions=2000, wave=400, clients=50,
                  tax_repeats=5, tax_duration=2, roundtrip_repeats=20,
                  profile_requests=500, profile_rounds=5),
@@ -111,12 +111,16 @@ def plan_seconds(targets, s, quick):
     """A rough plan for the progress line: load runs exactly, probes estimated."""
     def per_target(target):
         batches = 1 if quick else len(target.scenarios)
-        seconds = batches * (s['duration'] + 3) + 4 * s['tax_repeats'] * s['tax_duration']
+        seconds = batches * (s['duration'] + 3)
         return seconds + (s['sessions'] / 250 + 15 if target.kind == 'store' else
                           s['sessions'] / 600)
-    floor = 2 * (s['tax_repeats'] * (s['tax_duration'] + 0.3) + 2)
     stores = sum(1 for t in targets if t.kind == 'store')
-    return sum(per_target(t) for t in targets) + 3 * 3 + 10 + floor + profile_seconds(stores, s)
+    # The rounds: every target's public, read and write, the bare app's one view,
+    # the memory store's read with observability on and off; start-ups overlap.
+    runs = 3 * len(targets) + 1 + (2 if any(t.name == 'memory' for t in targets) else 0)
+    in_rounds = runs * s['tax_repeats'] * (s['tax_duration'] + 0.3) + 3 + runs / 3
+    return sum(per_target(t) for t in targets) + 3 * 3 + 10 + in_rounds + \
+        profile_seconds(stores, s)
 
 
 def profile_seconds(stores, s):
@@ -196,8 +200,6 @@ def measure_target(target, s, quick, run_dir, progress):
         ('checks', 'CSRF and password checks', 1, lambda: probes.request_checks(target)),
         ('round_trips', 'store round trips per request', 3,
          lambda: probes.round_trips(target, s['roundtrip_repeats'])),
-        ('tax', 'session tax with wrk', 2 * s['tax_repeats'] * (s['tax_duration'] + 0.3),
-         lambda: session_tax(target, s, progress)),
         ('cookie', 'cookie bytes and largest payload', 3, lambda: probes.cookie_bytes(target)),
         ('forging', 'forging and replay', 1, lambda: probes.forging_and_replay(target)),
         ('size', f'{s["sessions"]} sessions: memory and store size', s['sessions'] / 250,
@@ -215,61 +217,6 @@ def measure_target(target, s, quick, run_dir, progress):
     if target.kind == 'store':
         guarded(result, 'settings', target.settings_report)
     return result
-
-
-def session_tax(target, s, progress):
-    user = probes.make_users(target, 1)[0]
-    client = probes.Client(target.base_url)
-    client.login(user, target.context.password)
-    work_dir = os.path.join(target.dir, 'wrk')
-    os.makedirs(work_dir, exist_ok=True)
-    return load.session_tax(target, client.cookie_header(), s['tax_repeats'],
-                            s['tax_duration'], work_dir, tick=progress.tick)
-
-
-def measure_floor(run_dir, s, progress, when):
-    """Row 11's denominator: the bare Pyramid app under wrk, alone, as row 10 measures."""
-    progress.step('bare Pyramid app', f'wrk on one JSON view ({when})',
-                  s['tax_repeats'] * (s['tax_duration'] + 0.3) + 2)
-    app = bare_app(run_dir)
-    work_dir = os.path.join(os.path.dirname(app.log_path), 'wrk')
-    os.makedirs(work_dir, exist_ok=True)
-    with app:                  # started, and stopped by its pid on the way out
-        return load.floor(app, app.ready_path, s['tax_repeats'], s['tax_duration'], work_dir,
-                          tick=progress.tick)
-
-
-def measure_observe_http(target, s, run_dir, progress):
-    """Issue 13 under wrk: the memory store's authenticated read served by two
-    app processes, observability on and off, their wrk runs interleaved, alone
-    on the machine; the noise is how far one app's own runs spread."""
-    progress.step(target.label, 'the read with observability on and off (wrk)',
-                  2 * s['tax_repeats'] * (s['tax_duration'] + 0.3) + 6)
-    work_dir = os.path.join(target.dir, 'wrk-observe')
-    os.makedirs(work_dir, exist_ok=True)
-    apps, scripts = {}, {}
-    try:
-        for name, overrides in observe_cost.HTTP_CONFIGS:
-            apps[name] = app = target.make_app(free_port(), f'observe-{name}', **overrides)
-            app.start()
-            user = probes.make_users(target, 1, base_url=app.base_url)[0]
-            client = probes.Client(app.base_url)
-            client.login(user, target.context.password)
-            os.makedirs(os.path.join(work_dir, name), exist_ok=True)
-            scripts[name] = load.write_cookie_script(os.path.join(work_dir, name),
-                                                     client.cookie_header())
-        runs = {name: [] for name in apps}
-        for _ in range(s['tax_repeats']):
-            for name, app in apps.items():
-                progress.tick()
-                runs[name].append(load.wrk_once(
-                    app.base_url + observe_cost.ENDPOINT[1], scripts[name], s['tax_duration'],
-                    load.WRK_CONNECTIONS, os.path.join(work_dir, 'wrk.log'), app.pid)['rps'])
-        return observe_cost.http_figures(runs, load.wrk_settings(s['tax_repeats'],
-                                                                 s['tax_duration']))
-    finally:
-        for app in apps.values():
-            app.stop()
 
 
 def profile_command(stores, s, json_path=None):
@@ -323,27 +270,6 @@ def measure_profile(stores, s, run_dir, progress):
     return results
 
 
-def framework_overhead(results):
-    """Row 11 per target: its public endpoint's and its read's req/s (row 10's wrk
-    runs) over the bare app's, the floor measured before and after the targets."""
-    floors = [results['floor'][when] for when in ('before', 'after')]
-    failed = [f['error'] for f in floors if 'error' in f]
-    bare = statistics.median([run['rps'] for f in floors if 'error' not in f
-                              for run in f['runs']['bare']]) if len(failed) < 2 else None
-    results['floor']['rps'] = bare
-    for figures in results['targets'].values():
-        tax = figures.get('tax')
-        if bare is None:
-            figures['overhead'] = {'error': f'bare app: {failed[0]}'}
-        elif not isinstance(tax, dict) or 'error' in tax:
-            figures['overhead'] = {'error': 'no row 10 figures to divide'}
-        else:
-            figures['overhead'] = {
-                'bare_rps': bare, 'public_rps': tax['public_rps'], 'read_rps': tax['read_rps'],
-                'public_over_bare': tax['public_rps'] / bare,
-                'read_over_bare': tax['read_rps'] / bare}
-
-
 def reproduce_command(argv):
     if not argv:
         return 'make bench'
@@ -378,15 +304,12 @@ def main(argv=None):
                'machine': dict(machine(), load_average_start=[round(x, 2)
                                                                for x in os.getloadavg()]),
                'versions': versions(NODE_DIR, node=any(t.name in NODE_PEERS for t in targets)),
-               'targets': {t.name: {'label': t.label, 'kind': t.kind} for t in targets},
-               'floor': {}}
+               'targets': {t.name: {'label': t.label, 'kind': t.kind} for t in targets}}
     try:
         for target in targets:
             progress.step(target.label, 'starting what the store needs', 2)
             target.start_store()
         expiry_phase(targets, s, progress, results['targets'])
-        guarded(results['floor'], 'before', lambda: measure_floor(run_dir, s, progress,
-                                                                  'before the targets'))
 
         def run_target(target):
             progress.step(target.label, 'starting the app', 2)
@@ -409,13 +332,14 @@ def main(argv=None):
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
-        memory = [t for t in targets if t.name == 'memory']
-        if memory:
-            guarded(results, 'observe_http',
-                    lambda: measure_observe_http(memory[0], s, run_dir, progress))
-        guarded(results['floor'], 'after', lambda: measure_floor(run_dir, s, progress,
-                                                                 'after the targets'))
-        framework_overhead(results)
+        # Rows 10 and 11 and the writes against the peers: every app at once,
+        # measured in the same interleaved rounds (a target whose app could not
+        # start has nothing to measure).
+        unstarted = [t.name for t in targets if 'error' in (results['targets'][t.name].get('app')
+                                                             or {})]
+        guarded(results, 'rounds', lambda: rounds.measure(targets, s, run_dir, progress,
+                                                          unstarted, STOPPING))
+        rounds.derive(results)
         # Row 12 in process, alone: every load test and app process has finished.
         stores = [t.name for t in targets if t.kind == 'store']
         if stores:
@@ -430,8 +354,8 @@ def main(argv=None):
     paths = write_report(results, run_dir)
     errors = [(name, key) for name, figures in results['targets'].items()
               for key, value in figures.items() if isinstance(value, dict) and 'error' in value]
-    errors += [('bare Pyramid app', when) for when, value in results['floor'].items()
-               if isinstance(value, dict) and 'error' in value]
+    errors += [(name, 'error') for name in ('rounds', 'floor', 'observe_http')
+               if 'error' in results.get(name, {})]
     profile = results.get('profile', {})
     errors += [('profile', name) for name, value in
                ({'run': profile} if 'error' in profile else profile.get('targets', {})).items()

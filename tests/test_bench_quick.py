@@ -166,13 +166,12 @@ class TestFiguresThatDoNotDependOnSpeed:
 class TestFrameworkOverhead:
     """Row 11: every store and peer against a bare Pyramid app, in the same run."""
 
-    def test_the_bare_app_was_measured_before_and_after_the_targets(self, quick_run):
+    def test_the_bare_app_was_measured_in_the_same_rounds_as_the_targets(self, quick_run):
         _, results = quick_run
         floor = results['floor']
-        for when in ('before', 'after'):
-            assert floor[when]['generator'] == results['targets']['memory']['tax']['generator']
-            assert floor[when]['rps'] > 0
+        assert floor['generator'] == results['targets']['memory']['tax']['generator']
         assert floor['rps'] > 0
+        assert floor['runs']['bare'] == results['rounds']['apps']['bare']['runs']['bare']
 
     def test_row_11_divides_public_and_read_by_the_bare_app(self, quick_run):
         _, results = quick_run
@@ -195,6 +194,83 @@ class TestFrameworkOverhead:
             assert f'| {label} |' in section
         page = (out / 'report.html').read_text()
         assert '<h2>Row 11:' in page and 'src="row11_framework_overhead.png"' in page
+
+
+class TestInterleavedRounds:
+    """Rows 10 and 11 and the writes against the peers: every app in the same rounds."""
+
+    def test_every_app_ran_every_request_in_every_round_in_a_rotating_order(self, quick_run):
+        _, results = quick_run
+        rounds, repeats = results['rounds'], results['run']['settings']['tax_repeats']
+        apps = STORES + PEERS + ['bare', 'observe-on', 'observe-off']
+        assert len(rounds['orders']) == rounds['rounds'] == repeats >= 2
+        for order in rounds['orders']:
+            assert sorted(order) == sorted(apps)
+        first, second = rounds['orders'][:2]
+        assert second == first[1:] + first[:1]         # each round starts one app later
+        for name in STORES + PEERS:
+            runs = rounds['apps'][name]['runs']
+            assert sorted(runs) == ['public', 'read', 'write'], name
+            assert all(len(kind) == repeats for kind in runs.values()), name
+            # Row 10 is made of these very runs; so is the write.
+            tax, write = results['targets'][name]['tax'], results['targets'][name]['write']
+            assert tax['runs'] == {'public': runs['public'], 'read': runs['read']}, name
+            assert write['runs'] == runs['write'] and write['requests'] > 0, name
+            assert write['non_2xx'] == sum(run['non_2xx'] for run in runs['write']), name
+
+    def test_the_peers_take_every_write(self, quick_run):
+        # A refused write from a peer would be the harness's fault (its CSRF token,
+        # its cookies); sessiondemo's refusals are figures the report shows.
+        _, results = quick_run
+        for name in PEERS:
+            assert results['targets'][name]['write']['non_2xx'] == 0, name
+
+    def test_the_table_against_the_peers_has_figures_for_every_target(self, quick_run):
+        from benchmarks.rows import AGAINST_PEERS_TITLE
+        out, results = quick_run
+        section = results['against_peers']
+        assert section['title'] == AGAINST_PEERS_TITLE
+        cells = {row[0]: row[1:] for row in section['table']['rows']}
+        peer_of = {'memory': 'Pyramid SignedCookieSessionFactory',
+                   'cookie': 'Pyramid SignedCookieSessionFactory',
+                   'redis': 'pyramid_session_redis'}
+        for name, label in labels(results, STORES + PEERS).items():
+            peer, read, read_ratio, write, write_ratio, own, refused, verdict = cells[label]
+            assert float(read) > 0 and float(write) > 0, (label, cells[label])
+            assert float(own.split()[0]) > 0, (label, own)
+            count, of = refused.split(' of ')
+            assert int(count) >= 0 and int(of) > 0, (label, refused)
+            if name in peer_of:
+                assert peer == peer_of[name], (label, peer)
+                assert float(read_ratio.split()[0]) > 0, (label, read_ratio)
+                assert float(write_ratio.split()[0]) > 0, (label, write_ratio)
+                figures = results['targets'][name]['against_peer']
+                peer_figures = results['targets'][figures['peer']]['tax']
+                assert figures['read_over_peer_read'] == pytest.approx(
+                    results['targets'][name]['tax']['read_rps'] / peer_figures['read_rps'])
+            elif name in STORES:
+                assert peer == 'no same-kind peer', (label, peer)
+            assert verdict.startswith(('met', 'short: ')) if name in STORES else \
+                verdict == 'n/a: peer', (label, verdict)
+        markdown = (out / 'report.md').read_text()
+        table = markdown.split(f'\n## {AGAINST_PEERS_TITLE}\n')[1].split('\n## ')[0]
+        assert markdown.index(f'## {AGAINST_PEERS_TITLE}') < markdown.index('## Row 12: ')
+        for label in labels(results, STORES + PEERS).values():
+            assert f'| {label} |' in table, label
+        assert f'<h2>{AGAINST_PEERS_TITLE}</h2>' in (out / 'report.html').read_text()
+
+    def test_the_closing_note_prints_the_ratios(self, quick_run):
+        from benchmarks.report import PEER_SUMMARY
+        out, results = quick_run
+        closing = (out / 'report.md').read_text().split('\n## Closing note: ')[1]
+        assert PEER_SUMMARY in closing
+        for name, label in labels(results).items():
+            line = next(line for line in results['peer_summary']
+                        if line.startswith(label + ': '))
+            assert f'- {line}' in closing
+            assert 'writes refused' in line and '× its own read' in line, line
+            if name in ('memory', 'cookie', 'redis'):
+                assert 'read ' in line and "'s (asked ≥ " in line, line
 
 
 class TestPeers:
