@@ -91,7 +91,8 @@ class SqlConnection:
         # How the driver turns autocommit on: psycopg's flag, sqlite3's isolation level.
         self._autocommit = ('autocommit', True) if engine.dialect.name == 'postgresql' \
             else ('isolation_level', None)
-        self._watchdog = Watchdog(timeout) if engine.dialect.name == 'postgresql' else None
+        self._watchdog = Watchdog(timeout, 'sql-store-watchdog') \
+            if engine.dialect.name == 'postgresql' else None
         self._local = threading.local()     # execute's connection, one per thread
         self.breaker = breaker or Breaker('sql')
 

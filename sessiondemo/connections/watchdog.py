@@ -1,9 +1,14 @@
-"""A client-side bound on a statement whose server never answers.
+"""A client-side bound on a command whose server never answers.
 
 PostgreSQL's ``statement_timeout`` and ``connect_timeout`` cover a slow server;
 a server that accepts bytes but never answers (a stopped process, whose kernel
 still acknowledges them) defeats both. ``Watchdog`` bounds that wait on the
 client by shutting the connection's socket down.
+
+Redis's per-thread connections (redis.py) use it too, in place of a socket
+timeout: a socket with a timeout polls before every send and every receive,
+two more system calls per command, each one releasing the GIL, and under a
+threaded server each release can cost a context switch.
 """
 import socket
 import threading
@@ -22,10 +27,17 @@ class Watchdog:
     lock (a few microseconds, no thread per statement). The shutdown happens
     while the lock is held, so once ``guard`` has left, the socket it guarded
     is never touched again (its descriptor may be reused).
+
+    Arming never wakes the thread (a wake-up per command would hand it the
+    GIL once per command): every deadline is ``timeout`` after its arming,
+    and the thread never sleeps longer than ``timeout``, so it is always
+    awake before the earliest deadline it has not yet seen; then it sleeps
+    until that deadline.
     """
 
-    def __init__(self, timeout):
+    def __init__(self, timeout, name='store-watchdog'):
         self.timeout = timeout
+        self.name = name
         self._cond = threading.Condition()
         self._armed = {}            # token -> (deadline, fd)
         self._thread = None
@@ -36,11 +48,8 @@ class Watchdog:
         with self._cond:
             self._armed[token] = (time.monotonic() + self.timeout, fd)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name='sql-store-watchdog',
-                                                daemon=True)
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
-            elif len(self._armed) == 1:
-                self._cond.notify()     # it sleeps without a deadline; later ones can wait
         fired = False
         try:
             yield
@@ -59,7 +68,7 @@ class Watchdog:
                         del self._armed[token]
                         self._shutdown(fd)
                 waits = [deadline for deadline, _ in self._armed.values()]
-                self._cond.wait(min(waits) - now if waits else None)
+                self._cond.wait(min(waits) - now if waits else self.timeout)
 
     @staticmethod
     def _shutdown(fd):
