@@ -10,7 +10,7 @@ from sessiondemo.sessions.cookies import SessionCookie
 from sessiondemo.sessions.record import Record
 from sessiondemo.sessions.signing import Encrypter
 
-from .helpers import OLD_SECRET, SECRET
+from .helpers import OLD_SECRET, PASSWORD, SECRET
 
 
 @pytest.fixture
@@ -224,3 +224,90 @@ def test_signatures_are_compared_in_constant_time(monkeypatch):
     assert len(compared) == 2                   # once per key, every one tried
     compared.clear()
     assert signer.verify('value', signer.signature('value')) and compared
+
+
+# What a process knows of revocations (sessions/revocation.py) ----------------
+
+def round_trips(response):
+    """The store round trips this response's Server-Timing counts."""
+    store = [part for part in response.headers['Server-Timing'].split(', ')
+             if part.startswith('store;')][0]
+    return int(store.split('desc="')[1].split()[0])
+
+
+def test_a_cookie_found_valid_is_not_looked_up_again(testapp):
+    testapp.register('frodo')
+    assert round_trips(testapp.get('/api/me', status=200)) == 1     # looked up once
+    assert round_trips(testapp.get('/api/me', status=200)) == 0     # then known
+
+
+def two_processes(app_settings, make_app_client):
+    """Two apps on one users database and secrets, each with what it knows of
+    revocations: as two app processes on one machine."""
+    return make_app_client(app_settings), make_app_client(app_settings)
+
+
+def known_on(client, cookie):
+    client.set_cookie('sid', cookie)
+    client.get('/api/me', status=200)           # the other process now knows it valid
+    assert round_trips(client.get('/api/me', status=200)) == 0
+
+
+@pytest.mark.parametrize('revoke', ['revoke_others', 'password_change'])
+def test_a_revocation_in_one_process_is_seen_at_once_by_another(
+        app_settings, make_app_client, revoke):
+    here, there = two_processes(app_settings, make_app_client)
+    here.register('frodo')
+    other = make_app_client(app_settings)
+    other.login('frodo')
+    known_on(there, other.session_cookie())
+    if revoke == 'revoke_others':
+        here.api('POST', '/api/sessions/revoke-others', status=200)
+    else:
+        here.api('POST', '/api/password',
+                 {'current_password': PASSWORD, 'new_password': PASSWORD + '!'}, status=200)
+    there.get('/api/me', status=401)
+
+
+def test_a_logout_in_one_process_ends_its_copies_in_another(app_settings, make_app_client):
+    here, there = two_processes(app_settings, make_app_client)
+    here.register('frodo')
+    known_on(there, here.session_cookie())
+    here.api('POST', '/api/logout', status=200)
+    there.get('/api/me', status=401)
+
+
+@pytest.mark.parametrize('url', ['sqlite://', 'sqlite:///:memory:',
+                                 'postgresql+psycopg://u@localhost/db'])
+def test_only_a_sqlite_file_shares_what_it_knows(url):
+    """Another database may be written from other machines: every read asks it."""
+    from sqlalchemy import create_engine
+    from sessiondemo.sessions.revocation import Generation
+    assert Generation.for_engine(create_engine(url)) is None
+
+
+def test_bumps_at_once_all_count(tmp_path):
+    """Threads of two processes bumping together: none is lost."""
+    import os
+    import threading
+    from sessiondemo.sessions.revocation import Generation
+    path = str(tmp_path / 'users.sqlite-revocations')
+    Generation(path)                                # the file, before the fork
+
+    def bump_many(generation):
+        threads = [threading.Thread(target=lambda: [generation.bump() for _ in range(500)])
+                   for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            bump_many(Generation(path))
+        finally:
+            os._exit(0)
+    bump_many(Generation(path))
+    os.waitpid(pid, 0)
+    assert int.from_bytes(Generation(path).value(), 'little') == 2 * 4 * 500

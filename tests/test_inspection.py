@@ -130,10 +130,12 @@ def test_viewing_writes_nothing_even_when_a_slide_is_due(store, testapp, clock, 
     cookie_before = testapp.session_cookie()
     count_before = getattr(backend, 'store', None) and backend.store.count()
 
-    for _ in range(2):
+    for view in range(2):
         response = testapp.get(path, status=200)
         assert session_set_cookies(response) == []
-        assert round_trips_in_header(response) == (0 if store == 'memory' else 1)
+        # The cookie store looks its revocation up once, then knows it.
+        expected = 0 if store == 'memory' or (store.startswith('cookie') and view) else 1
+        assert round_trips_in_header(response) == expected
     _, after = stored(testapp)
     assert testapp.session_cookie() == cookie_before
     assert after.touched == before.touched

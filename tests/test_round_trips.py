@@ -173,8 +173,13 @@ def test_an_authenticated_read_asks_the_users_database_nothing(testapp, dbengine
 
     event.listen(dbengine, 'connect', on_connect)
     dbengine.dispose()          # every connection from now on is traced
+    counts = []
     for _ in range(3):
         clock.advance(READ_WINDOW)
         statements.clear()
         assert testapp.get('/api/me').json['user']['username'] == 'frodo'
-        assert len(statements) == (1 if store == 'cookie' else 0), statements
+        counts.append(len(statements))
+    # The cookie store looks its revocation up at most once; then this process
+    # knows it until something is revoked (sessions/revocation.py).
+    allowed = ([0, 0, 0], [1, 0, 0]) if store == 'cookie' else ([0, 0, 0],)
+    assert counts in allowed, counts

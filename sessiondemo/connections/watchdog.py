@@ -32,7 +32,8 @@ class Watchdog:
     GIL once per command): every deadline is ``timeout`` after its arming,
     and the thread never sleeps longer than ``timeout``, so it is always
     awake before the earliest deadline it has not yet seen; then it sleeps
-    until that deadline.
+    until that deadline. A thread that finds nothing armed twice in a row
+    ends; the next command starts another.
     """
 
     def __init__(self, timeout, name='store-watchdog'):
@@ -68,7 +69,13 @@ class Watchdog:
                         del self._armed[token]
                         self._shutdown(fd)
                 waits = [deadline for deadline, _ in self._armed.values()]
-                self._cond.wait(min(waits) - now if waits else self.timeout)
+                if waits:
+                    self._cond.wait(min(waits) - now)
+                    continue
+                self._cond.wait(self.timeout)
+                if not self._armed:
+                    self._thread = None     # idle: the next guard starts another
+                    return
 
     @staticmethod
     def _shutdown(fd):

@@ -73,6 +73,10 @@ def includeme(config):
         registry.app_settings, registry.connections,
         store=registry.settings.get('sessiondemo.store_instance'))
     registry.session_backend = backend
+    revocation = getattr(backend, 'revocation', None)
+    if revocation is not None:
+        # After .models: a commit that changes a user may revoke its cookies.
+        revocation.watch(registry['dbsession_factory'])
     registry.user_sessions = user_sessions(backend)
     config.set_session_factory(timed(backend))
     # Below the exception view tween, so that errors while saving become

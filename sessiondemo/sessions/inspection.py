@@ -168,8 +168,11 @@ def _request_facts(request, backend, raw):
     trips = f'{len(calls)} round trip{"" if len(calls) == 1 else "s"}'
     loaded = ('read from the cookie itself: no store' if backend.name == 'cookie'
               else f'the record loaded from the {backend.name} store')
-    if backend.name == 'cookie':
+    if backend.name == 'cookie' and calls:
         checked = 'revocation looked up in the users database (epoch, deny list)'
+    elif backend.name == 'cookie':
+        checked = ('revocation already known to this process: nothing revoked anywhere '
+                   'since it was looked up')
     else:
         checked = 'nothing more to check: a revoked session is gone from the store'
     now = {6: f'sent {len(backend.cookie.name) + 1 + len(raw)} bytes of cookie '
