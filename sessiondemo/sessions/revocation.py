@@ -71,7 +71,7 @@ class Generation:
         if url.get_backend_name() != 'sqlite' or url.database in (None, '', ':memory:') \
                 or url.database.startswith('file:'):
             return None
-        path = os.path.abspath(url.database) + '-revocations'
+        path = os.path.realpath(url.database) + '-revocations'
         # One map per file in a process, however many apps use it.
         generation = _GENERATIONS.get(path)
         if generation is None:
