@@ -4,21 +4,14 @@ The cookie holds ``<id>.<signature>``: an id of 128 random bits, signed so that
 a forged or garbage cookie is rejected without a store round trip. The store
 (interfaces.Store) sees only the id's SHA-256.
 """
-import threading
 import time
 
 from .. import entropy
-from ..errors import SessionTooLarge, StoreUnavailable
-from .interfaces import CONFLICT, MISSING
+from ..errors import SessionTooLarge
 from .record import USERID_KEY, Record, changes_between, client_metadata, store_key
 from .cookies import COOKIE_SID, read_cookie
+from .merging import Change, MergingWriter
 from .session import Session, open_session
-
-# Writers of one session in this process take turns (a lock per stripe of
-# keys: bounded memory, no lock held across two sessions), so they never
-# conflict with each other; writers in other processes are met by the
-# compare-and-set, retried until ``merge_timeout`` (the store timeout) has passed.
-LOCK_STRIPES = 64
 
 
 class ServerSideBackend:
@@ -26,7 +19,7 @@ class ServerSideBackend:
 
     def __init__(self, store, signer, timeouts, cookie, max_bytes=65536, clock=time.time,
                  merge_timeout=1.0):
-        self.store = store
+        self._writer = MergingWriter(store, timeouts, self._checked_blob, merge_timeout)
         self.signer = signer
         self.timeouts = timeouts
         self.cookie = cookie
@@ -34,7 +27,14 @@ class ServerSideBackend:
         self.clock = clock
         self.name = store.name
         self.merge_timeout = merge_timeout
-        self._write_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+
+    @property
+    def store(self):
+        return self._writer.store
+
+    @store.setter
+    def store(self, store):     # a test seam: a wrapped store, for the writes too
+        self._writer.store = store
 
     def __call__(self, request):
         raw = read_cookie(request, self.cookie.name)
@@ -99,34 +99,13 @@ class ServerSideBackend:
         self._set_cookie(response, session, now)
 
     def _merge_save(self, session, now, user_agent, ip):
-        """Write only what this request changed, onto the record as it is in the
-        store now, compare-and-set against the version this request read.
-
-        Two requests of one session that change different keys both keep their
-        change (a plain overwrite loses one: connect-redis #333/#346/#347). And a
-        record that is gone, because the session logged out or was revoked while
-        this request ran, stays gone: no write brings it back (connect-redis #328).
-        """
-        key = store_key(session.sid)
+        """Only what this request changed, written onto the record as it is in
+        the store now (merging.py): REPLACED, or MISSING for a session gone."""
         base = session.record
         before = Record.from_json(base.source).data if base.source else {}
         changed, removed = changes_between(before, dict(session))
-        deadline = time.monotonic() + self.merge_timeout
-        with self._write_locks[hash(key) % LOCK_STRIPES]:
-            while True:
-                record = base.merged(changed, removed, now, user_agent, ip)
-                blob = self._checked_blob(record)
-                outcome = self.store.replace(key, record, blob,
-                                             record.expires_at(self.timeouts),
-                                             expected=base.source)
-                if outcome != CONFLICT:
-                    return outcome
-                if time.monotonic() > deadline:
-                    # Other processes won every round for a whole store timeout.
-                    raise StoreUnavailable('The session is changing too fast; try again.')
-                base = self.store.load(key)
-                if base is None:
-                    return MISSING
+        return self._writer.write(Change(store_key(session.sid), base, changed, removed,
+                                         now, user_agent, ip))
 
     def _set_cookie(self, response, session, now):
         # Max-Age is the absolute lifetime: the idle expiry slides on the server
