@@ -32,7 +32,10 @@ def headers_tween_factory(handler, registry):
         headerlist = response.headerlist
         if ('session' in request.__dict__ or NO_STORE in request.environ
                 or any(name == 'Set-Cookie' for name, _ in headerlist)):
-            response.headers['Cache-Control'] = 'no-store'     # replaces any other
+            if any(name.lower() == 'cache-control' for name, _ in headerlist):
+                response.headers['Cache-Control'] = 'no-store'     # replaces the other
+            else:
+                headerlist.append(('Cache-Control', 'no-store'))
         headerlist.append(('X-Content-Type-Options', 'nosniff'))
         # Content-Type read from the list too: WebOb's content_type parses it.
         if any(name == 'Content-Type' and value.startswith('text/html')

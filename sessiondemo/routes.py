@@ -15,18 +15,20 @@ def includeme(config):
         patterns[name] = pattern
         config.add_route(name, pattern)
 
-    config.add_static_view('static', 'static', cache_max_age=3600)
-    add_route('healthz', '/healthz')
+    # Pyramid tries routes in the order they were added, a regular expression
+    # each: what a logged-in client asks on every request comes first (a read
+    # of /api/me went through seven patterns before its own, ~10 µs).
+    add_route('api_me', '/api/me')
+    add_route('api_session_data', '/api/session/data')
     add_route('api_csrf', '/api/csrf')
+    add_route('api_greet', '/api/greet')
+    add_route('healthz', '/healthz')
     add_route('api_openapi', '/api/openapi.json')
     add_route('api_register', '/api/register')
     add_route('api_login', '/api/login')
     add_route('api_logout', '/api/logout')
-    add_route('api_me', '/api/me')
     add_route('api_users', '/api/users')
     add_route('api_inspect', '/api/session')
-    add_route('api_session_data', '/api/session/data')
-    add_route('api_greet', '/api/greet')
     add_route('home', '/')
     add_route('login', '/login')
     add_route('register', '/register')
@@ -39,5 +41,6 @@ def includeme(config):
     add_route('sessions', '/sessions')
     add_route('sessions_revoke_others', '/sessions/revoke-others')
     add_route('session_revoke', '/sessions/{handle}/revoke')
+    config.add_static_view('static', 'static', cache_max_age=3600)
     # Static patterns: the request's path says whether it needs the database.
     config.registry.users_db_paths = frozenset(patterns[name] for name in USERS_DB_ROUTES)

@@ -43,3 +43,22 @@ def test_pages_refuse_to_be_framed(testapp, path):
 def test_json_is_never_sniffed(testapp):
     assert testapp.get('/healthz').headers['X-Content-Type-Options'] == 'nosniff'
     assert 'X-Frame-Options' not in testapp.get('/healthz').headers
+
+
+@pytest.mark.parametrize('name', ['Cache-Control', 'cache-control'])
+def test_no_store_replaces_a_cache_control_a_view_set(name):
+    """A response that sets a cookie is never cached, whatever its view
+    allowed: one Cache-Control, ``no-store``, whatever the case of the other."""
+    from pyramid.request import Request
+    from pyramid.response import Response
+
+    from sessiondemo.headers import headers_tween_factory
+
+    def handler(request):
+        response = Response('x')
+        response.headerlist.append((name, 'max-age=3600'))
+        response.set_cookie('c', 'v')
+        return response
+    response = headers_tween_factory(handler, None)(Request.blank('/'))
+    assert [value for key, value in response.headerlist
+            if key.lower() == 'cache-control'] == ['no-store']
