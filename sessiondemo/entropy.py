@@ -15,9 +15,10 @@ forked child never uses a block its parent drew (``os.register_at_fork``
 bumps a generation that every block is checked against), so two worker
 processes of a pre-forking server never hand out the same id or nonce.
 """
-import base64
 import os
 import threading
+
+from .urlsafe import b64encode
 
 BLOCK = 4096
 
@@ -53,4 +54,4 @@ def token_hex(n):
 
 def token_urlsafe(n):
     """As ``secrets.token_urlsafe(n)``: URL-safe base64 of ``n`` bytes, unpadded."""
-    return base64.urlsafe_b64encode(token_bytes(n)).rstrip(b'=').decode('ascii')
+    return b64encode(token_bytes(n))

@@ -163,7 +163,7 @@ def noncanonical_variants(value):
 
 @pytest.mark.parametrize('size', range(3))
 def test_base64_is_read_strictly(size):
-    from sessiondemo.sessions.signing import b64decode, b64encode
+    from sessiondemo.urlsafe import b64decode, b64encode
     data = bytes(range(30 + size))
     text = b64encode(data)
     assert b64decode(text) == data

@@ -19,10 +19,11 @@ import time
 
 from .. import entropy, fastjson
 from ..errors import SessionTooLarge
+from ..urlsafe import b64decode, b64encode
 from .cookies import COOKIE_SID, read_cookie
 from .record import USERID_KEY, Record, store_key
 from .session import Session, open_session
-from .signing import Encrypter, Signer, b64decode, b64encode
+from .signing import Encrypter, Signer
 
 BROWSER_COOKIE_LIMIT = 4096
 
