@@ -172,8 +172,8 @@ class CountedQueue(list):
 
 
 def write_in_one_queue(testapp, bodies):
-    """PATCH each of ``bodies`` at once, in threads, on ``testapp``'s session:
-    the first write held until every other has queued behind it. Returns
+    """PATCH each of ``bodies`` in threads on ``testapp``'s session: the first
+    alone, its write held until every other has queued behind it. Returns
     the statuses in the order of ``bodies`` and the data keys of each
     compare-and-set sent."""
     cookie = testapp.session_cookie()
@@ -190,9 +190,11 @@ def write_in_one_queue(testapp, bodies):
     writer._queues = [CountedQueue(arrived) for _ in writer._queues]
     written, statuses = [], [None] * len(bodies)
     real_replace = holding.store.replace
+    first_writing = threading.Event()
 
     def replace(key, record, blob, expires_at, expected):
         if not written:     # the first write waits until the others have queued
+            first_writing.set()
             with arrived:
                 assert arrived.wait_for(lambda: arrived.count == len(bodies), timeout=30)
         written.append(sorted(k[len('data:'):] for k in record.data if k.startswith('data:')))
@@ -202,8 +204,11 @@ def write_in_one_queue(testapp, bodies):
     def patch(n, client, token):
         statuses[n] = client.patch_json('/api/session/data', bodies[n], expect_errors=True,
                                         headers={'X-CSRF-Token': token}).status_int
-    threads = [run_in_thread(lambda n=n, c=client, t=token: patch(n, c, t), None, holding)
-               for n, (client, token) in enumerate(clients)]
+    # The first alone, until its write is on its way; then the others.
+    threads = [run_in_thread(lambda: patch(0, *clients[0]), None, holding)]
+    assert first_writing.wait(30)
+    threads += [run_in_thread(lambda n=n, c=client, t=token: patch(n, c, t), None, holding)
+                for n, (client, token) in enumerate(clients) if n]
     for thread, errors in threads:
         thread.join(60)
         assert not errors, errors

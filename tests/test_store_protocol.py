@@ -37,9 +37,12 @@ import shutil
 import pytest
 from sqlalchemy import create_engine
 
+from sessiondemo.config.objects import Timeouts
+from sessiondemo.errors import StoreUnavailable
 from sessiondemo.scripts.initialize_db import upgrade
 from sessiondemo.sessions.interfaces import CONFLICT, MISSING, REPLACED
 from sessiondemo.sessions.memory import MemoryStore
+from sessiondemo.sessions.merging import Change, MergingWriter
 from sessiondemo.sessions.record import Record
 
 from .helpers import build_store, fresh_prefix
@@ -482,3 +485,87 @@ def test_a_store_sees_no_key_of_another_namespace(store, other_store, clock):
     other_store.delete(key)
     assert store.load(key) == rec and dict(store.sessions_of(7)) == {key: rec}
     assert store.count() == 1
+
+
+# The merging writer (sessions/merging.py) on every store ----------------------
+
+class Failing:
+    """The real store, whose compare-and-set fails as a store that went down."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def replace(self, *args, **kwargs):
+        raise StoreUnavailable()
+
+
+def writer_on(store, max_bytes=65536):
+    return MergingWriter(store, Timeouts(idle=LIFE, absolute=10 * LIFE), max_bytes,
+                         merge_timeout=5)
+
+
+def change(key, base, clock, **changed):
+    return Change(key, base, changed, set(), clock(), 'hobbit-browser/1.0', '127.0.0.1')
+
+
+def test_a_queue_refused_in_part_is_written_whole_after_a_conflict(store, clock, elapse):
+    """Two changes too large together on the version read, refused in part;
+    then the compare-and-set conflicts and the version now stored (another
+    process dropped a large key) takes both: neither request is told 413."""
+    key = new_key()
+    rec = record(clock, pad='x' * 30_000)
+    put(store, key, rec, clock() + LIFE)
+    read = store.load(key)
+    elapse(1)
+    theirs = successor(rec, clock)
+    assert store.replace(key, theirs, theirs.to_json(), clock() + LIFE,
+                         expected=read.source) == REPLACED
+    batch = [change(key, read, clock, a='y' * 20_000), change(key, read, clock, b='y' * 20_000)]
+    writer_on(store)._write_batch(0, batch)
+    assert [(c.outcome, c.error) for c in batch] == [(REPLACED, None)] * 2
+    assert store.load(key).data == {'a': 'y' * 20_000, 'b': 'y' * 20_000}
+
+
+def test_a_queue_for_a_session_logged_out_meanwhile_writes_nothing(store, clock):
+    key = new_key()
+    rec = record(clock)
+    put(store, key, rec, clock() + LIFE)
+    read = store.load(key)
+    store.delete(key)
+    batch = [change(key, read, clock, a=1), change(key, read, clock, b=2)]
+    writer_on(store)._write_batch(0, batch)
+    assert [(c.outcome, c.error) for c in batch] == [(MISSING, None)] * 2
+    assert store.load(key) is None and store.count() == 0
+
+
+def test_a_store_down_fails_every_queued_change_with_a_503(store, clock):
+    key = new_key()
+    rec = record(clock)
+    put(store, key, rec, clock() + LIFE)
+    read = store.load(key)
+    writer = writer_on(Failing(store))
+    batch = [change(key, read, clock, a=1), change(key, read, clock, b=2)]
+    writer._write_batch(0, batch)
+    assert all(c.done and isinstance(c.error, StoreUnavailable) for c in batch)
+    with pytest.raises(StoreUnavailable):
+        writer.write(change(key, read, clock, c=3))
+    assert store.load(key) == rec
+
+
+def test_the_last_write_of_a_session_gone_is_not_kept(store, clock):
+    """What this process stored last for a session is kept to write the next
+    change onto; once the session is gone it is dropped (no logged-out
+    session's data stays in the process)."""
+    key = new_key()
+    rec = record(clock)
+    put(store, key, rec, clock() + LIFE)
+    read = store.load(key)
+    writer = writer_on(store)
+    assert writer.write(change(key, read, clock, a=1)) == REPLACED
+    assert any(slot and slot[0] == key for slot in writer._written)
+    store.delete(key)
+    assert writer.write(change(key, read, clock, b=2)) == MISSING
+    assert not any(slot and slot[0] == key for slot in writer._written)

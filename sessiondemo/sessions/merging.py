@@ -24,6 +24,7 @@ import time
 
 from ..errors import SessionTooLarge, StoreUnavailable
 from .interfaces import CONFLICT, MISSING, REPLACED
+from .record import checked_blob
 
 # Turns are taken per stripe of keys (bounded memory; two sessions in one
 # stripe wait for each other's round trip, never write each other's changes).
@@ -49,10 +50,10 @@ class Change:
 class MergingWriter:
     """``write(change)`` over a ``Store``: REPLACED, or MISSING (the session is gone)."""
 
-    def __init__(self, store, timeouts, checked_blob, merge_timeout=1.0):
+    def __init__(self, store, timeouts, max_bytes=65536, merge_timeout=1.0):
         self.store = store
         self.timeouts = timeouts
-        self.checked_blob = checked_blob          # record -> JSON, or SessionTooLarge
+        self.max_bytes = max_bytes
         self.merge_timeout = merge_timeout
         self._turns = [threading.Lock() for _ in range(STRIPES)]
         self._queues = [[] for _ in range(STRIPES)]
@@ -113,6 +114,8 @@ class MergingWriter:
             if outcome == REPLACED:
                 record.source = blob
                 self._written[stripe] = (key, record)
+            elif outcome == MISSING and written is not None and written[0] == key:
+                self._written[stripe] = None    # no logged-out session's data kept
             if outcome != CONFLICT:
                 return outcome
             if time.monotonic() > deadline:
@@ -128,18 +131,18 @@ class MergingWriter:
         request gets the 413 it would have had writing by itself)."""
         record = base
         for change in batch:
+            change.error = None         # a refusal on an earlier version no longer holds
             record = change.applied_to(record)
         try:
-            return record, self.checked_blob(record)
+            return record, checked_blob(record, self.max_bytes)
         except SessionTooLarge:
             if len(batch) == 1:
                 raise
         record, blob = base, None
         for change in batch:
-            change.error = None
             try:
                 candidate = change.applied_to(record)
-                blob = self.checked_blob(candidate)
+                blob = checked_blob(candidate, self.max_bytes)
                 record = candidate
             except SessionTooLarge as error:
                 change.error = error

@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from .. import fastjson
+from ..errors import SessionTooLarge
 
 USERID_KEY = 'auth.userid'   # SessionAuthenticationHelper's default key
 USERNAME_KEY = 'auth.username'
@@ -57,6 +58,14 @@ def changes_between(before, after):
     changed = {k: v for k, v in after.items()
                if k not in before or fastjson.canonical(v) != fastjson.canonical(before[k])}
     return changed, set(before) - set(after)
+
+
+def checked_blob(record, max_bytes):
+    """``record.to_json()``, or SessionTooLarge past ``max_bytes`` bytes of UTF-8."""
+    blob = record.to_json()
+    if len(blob.encode('utf-8')) > max_bytes:
+        raise SessionTooLarge()
+    return blob
 
 
 def store_key(sid):

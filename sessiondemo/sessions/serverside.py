@@ -7,8 +7,8 @@ a forged or garbage cookie is rejected without a store round trip. The store
 import time
 
 from .. import entropy
-from ..errors import SessionTooLarge
-from .record import USERID_KEY, Record, changes_between, client_metadata, store_key
+from .record import (USERID_KEY, Record, changes_between, checked_blob, client_metadata,
+                     store_key)
 from .cookies import COOKIE_SID, read_cookie
 from .merging import Change, MergingWriter
 from .session import Session, open_session
@@ -19,14 +19,13 @@ class ServerSideBackend:
 
     def __init__(self, store, signer, timeouts, cookie, max_bytes=65536, clock=time.time,
                  merge_timeout=1.0):
-        self._writer = MergingWriter(store, timeouts, self._checked_blob, merge_timeout)
+        self._writer = MergingWriter(store, timeouts, max_bytes, merge_timeout)
         self.signer = signer
         self.timeouts = timeouts
         self.cookie = cookie
         self.max_bytes = max_bytes
         self.clock = clock
         self.name = store.name
-        self.merge_timeout = merge_timeout
 
     @property
     def store(self):
@@ -75,12 +74,6 @@ class ServerSideBackend:
         if session.reissue and session.sid and not session.is_changed:
             self._set_cookie(response, session, now)
 
-    def _checked_blob(self, record):
-        blob = record.to_json()
-        if len(blob.encode('utf-8')) > self.max_bytes:
-            raise SessionTooLarge()
-        return blob
-
     def _save(self, request, response, session, now):
         user_agent, ip = client_metadata(request)
         if session.sid is not None:
@@ -90,7 +83,7 @@ class ServerSideBackend:
             return
         record = Record(data=dict(session), created=session.record.created, touched=now,
                         user_id=session.get(USERID_KEY), user_agent=user_agent, ip=ip)
-        blob = self._checked_blob(record)
+        blob = checked_blob(record, self.max_bytes)
         for sid in session.invalidated:
             self.store.delete(store_key(sid))
         session.sid = entropy.token_urlsafe(16)    # 128 bits from the OS CSPRNG
