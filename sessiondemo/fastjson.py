@@ -16,6 +16,7 @@ import json
 import re
 
 import orjson
+from pyramid.response import Response
 
 _LONG_DIGITS = re.compile(r'\d{19}')
 
@@ -52,7 +53,43 @@ def canonical(value):
         return json.dumps(value, sort_keys=True, separators=(',', ':')).encode('utf-8')
 
 
+class JSONRenderer:
+    """Pyramid's ``json`` renderer, writing with orjson (``dumps_bytes``).
+
+    As Pyramid's own: the response is ``application/json`` unless the view
+    chose another type, and an object with ``__json__(request)`` is written
+    as what that returns. Unlike it, the type is swapped in the header list
+    itself: WebOb's ``content_type``, read to see whether the view chose one
+    and written to set it, parses and rebuilds the header (~8 µs a response,
+    a tenth of a public request's time in the app).
+    """
+
+    # What WebOb's Response() starts with, and what replaces it.
+    UNCHOSEN = ('Content-Type', Response().headers['Content-Type'])
+    JSON = ('Content-Type', 'application/json')
+
+    def __init__(self, info):
+        pass
+
+    def __call__(self, value, system):
+        request = system.get('request')
+        if request is None:
+            return dumps_bytes(value)
+        headerlist = request.response.headerlist
+        for index, header in enumerate(headerlist):
+            if header[0].lower() == 'content-type':
+                if header == self.UNCHOSEN:
+                    headerlist[index] = self.JSON
+                break
+        return dumps_bytes(value, default=lambda obj: _json_of(obj, request))
+
+
+def _json_of(obj, request):
+    if hasattr(obj, '__json__'):
+        return obj.__json__(request)
+    raise TypeError(f'{type(obj).__name__} is not JSON serializable')
+
+
 def includeme(config):
-    from pyramid.renderers import JSON
-    # The 'json' renderer of every view, writing with orjson.
-    config.add_renderer('json', JSON(serializer=dumps_bytes))
+    # The 'json' renderer of every view.
+    config.add_renderer('json', JSONRenderer)
