@@ -3,6 +3,8 @@
 A tween below the exception view tween, before routing, CSRF (which may read a
 form body), the session or any view:
 - an oversized body costs nothing but its headers and gets 413 ``request_too_large``;
+- a JSON body is read here, once, and kept for every later reader; one that
+  ends before its Content-Length is 400 ``invalid_input``;
 - a ``Cookie`` header with a value that is not UTF-8 would make WebOb raise on
   the first read of *any* cookie (a 500 from a garbage cookie); such a value is
   dropped, alone;
@@ -70,6 +72,17 @@ def check_form(request):
         raise InvalidInput('The form in the request body holds a file.')
 
 
+def read_json_body(request, length):
+    """A JSON body, read here in one read and kept for every later reader:
+    WebOb's first ``request.body`` copies the input through three layers of
+    file wrappers (~14 µs here, a tenth of a write's time in the app). A body
+    that ends before its Content-Length is the client's 400."""
+    body = request.body_file_raw.read(length)
+    if len(body) != length:
+        raise InvalidInput('The request body is shorter than its Content-Length.')
+    request.body = body
+
+
 def ingress_tween_factory(handler, registry):
     limit = registry.app_settings.max_body_bytes
 
@@ -86,8 +99,10 @@ def ingress_tween_factory(handler, registry):
                 raise RequestTooLarge()
             request.body = body
         content_type = request.environ.get('CONTENT_TYPE')
-        if content_type and request.method not in SAFE_METHODS \
-                and not content_type.startswith('application/json'):
+        if content_type and content_type.startswith('application/json'):
+            if length:
+                read_json_body(request, length)
+        elif content_type and request.method not in SAFE_METHODS:
             check_form(request)     # a JSON body, or none, skips it
         return handler(request)
     return ingress_tween

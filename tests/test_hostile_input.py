@@ -135,6 +135,25 @@ def test_large_finite_numbers_round_trip_as_json(testapp):
         'f': 1e308, 't': 0.0, 'i': 123456789012345678901234567890}
 
 
+def test_a_json_body_shorter_than_its_content_length_is_400_and_changes_nothing(testapp):
+    """A server that hands the app a body before all of it came (waitress
+    waits; another may not): the client's 400, not a 500, and the session
+    keeps what it had."""
+    from webob import Request
+    testapp.register('frodo')
+    send(testapp, 'PATCH', '/api/session/data', b'{"name": "Frodo"}', status=200)
+    request = Request.blank('/api/session/data', method='PATCH', body=b'{"name": "Sam"}',
+                            content_type='application/json',
+                            headers={'X-CSRF-Token': testapp.csrf_token(),
+                                     'Cookie': '; '.join(f'{name}={value}' for name, value
+                                                         in testapp.cookies.items())})
+    request.environ['CONTENT_LENGTH'] = '100'
+    response = request.get_response(testapp.app)
+    assert response.status_int == 400
+    assert response.json['error']['code'] == 'invalid_input'
+    assert testapp.get('/api/session/data').json == {'data': {'name': 'Frodo'}}
+
+
 def test_the_json_renderer_writes_no_infinity(app):
     """Whatever a view returns, what goes out under /api/ is JSON: a float
     that is not finite is refused (a 500 in the contract's shape) or written

@@ -86,11 +86,12 @@ class Operation:
                 raise InvalidInput(f'Path parameter {name} is not valid.')
         if self.body is None:
             return None
-        if not request.body:
+        body = request.body         # WebOb copies the input on each first read: once
+        if not body:
             raise InvalidJSON()
         if request.content_type != 'application/json':
             raise InvalidInput('The request body must be application/json.')
-        return self.validate_body(strictjson.loads(request.body))
+        return self.validate_body(strictjson.loads(body))
 
     def validate_body(self, value):
         """``value`` if it fits the body's schema, else InvalidInput."""
