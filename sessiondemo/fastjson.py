@@ -14,6 +14,7 @@ them.
 """
 import json
 import re
+from functools import partial
 
 import orjson
 from pyramid.response import Response
@@ -73,15 +74,16 @@ class JSONRenderer:
 
     def __call__(self, value, system):
         request = system.get('request')
+        default = partial(_json_of, request=request)
         if request is None:
-            return dumps_bytes(value)
+            return dumps_bytes(value, default=default)
         headerlist = request.response.headerlist
         for index, header in enumerate(headerlist):
             if header[0].lower() == 'content-type':
                 if header == self.UNCHOSEN:
                     headerlist[index] = self.JSON
                 break
-        return dumps_bytes(value, default=lambda obj: _json_of(obj, request))
+        return dumps_bytes(value, default=default)
 
 
 def _json_of(obj, request):

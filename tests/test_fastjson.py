@@ -13,7 +13,7 @@ class Hobbit:
         self.name = name
 
     def __json__(self, request):
-        return {'name': self.name, 'path': request.path}
+        return {'name': self.name, 'path': request and request.path}
 
 
 def renderer_app():
@@ -53,6 +53,12 @@ def test_a_type_the_view_chose_is_kept():
 
 def test_an_object_is_written_as_its_json_method_says():
     assert renderer_app().get('/hobbit').json == {'hobbit': {'name': 'Sam', 'path': '/hobbit'}}
+
+
+def test_without_a_request_too():
+    render = fastjson.JSONRenderer(None)
+    assert json.loads(render({'hobbit': Hobbit('Sam')}, {})) == {
+        'hobbit': {'name': 'Sam', 'path': None}}
 
 
 def test_an_object_without_one_is_an_error_not_a_guess():

@@ -136,22 +136,59 @@ def test_large_finite_numbers_round_trip_as_json(testapp):
 
 
 def test_a_json_body_shorter_than_its_content_length_is_400_and_changes_nothing(testapp):
-    """A server that hands the app a body before all of it came (waitress
-    waits; another may not): the client's 400, not a 500, and the session
-    keeps what it had."""
-    from webob import Request
+    """A body that ends before its Content-Length (waitress would not pass
+    it on; another server might): the client's 400, not a 500, and the
+    session keeps what it had."""
     testapp.register('frodo')
     send(testapp, 'PATCH', '/api/session/data', b'{"name": "Frodo"}', status=200)
-    request = Request.blank('/api/session/data', method='PATCH', body=b'{"name": "Sam"}',
+    response = raw_patch(testapp, b'{"name": "Sam"}', '100')
+    assert response.status_int == 400
+    assert response.json['error']['code'] == 'invalid_input'
+    assert testapp.get('/api/session/data').json == {'data': {'name': 'Frodo'}}
+
+
+class Trickle:
+    """A request body that comes a few bytes a read, as from a server that
+    hands the app its input before all of it has arrived."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def read(self, size=-1):
+        size = 3 if size is None or size < 0 else min(size, 3)
+        chunk, self.data = self.data[:size], self.data[size:]
+        return chunk
+
+
+def raw_patch(testapp, body, content_length, wsgi_input=None):
+    from webob import Request
+    request = Request.blank('/api/session/data', method='PATCH', body=body,
                             content_type='application/json',
                             headers={'X-CSRF-Token': testapp.csrf_token(),
                                      'Cookie': '; '.join(f'{name}={value}' for name, value
                                                          in testapp.cookies.items())})
-    request.environ['CONTENT_LENGTH'] = '100'
-    response = request.get_response(testapp.app)
+    request.environ['CONTENT_LENGTH'] = content_length
+    if wsgi_input is not None:
+        request.environ['wsgi.input'] = wsgi_input
+        request.environ.pop('webob.is_body_seekable', None)
+    return request.get_response(testapp.app)
+
+
+def test_a_json_body_that_trickles_in_is_read_whole(testapp):
+    testapp.register('frodo')
+    body = b'{"name": "Samwise Gamgee"}'
+    response = raw_patch(testapp, body, str(len(body)), Trickle(body))
+    assert response.status_int == 200
+    assert response.json == {'data': {'name': 'Samwise Gamgee'}}
+
+
+def test_a_negative_content_length_is_400_and_reads_nothing(testapp):
+    testapp.register('frodo')
+    body = Trickle(b'{"name": "Sam"}')
+    response = raw_patch(testapp, b'', '-1', body)
     assert response.status_int == 400
     assert response.json['error']['code'] == 'invalid_input'
-    assert testapp.get('/api/session/data').json == {'data': {'name': 'Frodo'}}
+    assert body.data == b'{"name": "Sam"}'
 
 
 def test_the_json_renderer_writes_no_infinity(app):
