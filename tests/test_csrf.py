@@ -4,6 +4,7 @@ A token is an HMAC under the app's secrets of the client's session id, or of a
 pre-login nonce in a cookie of its own: a pair a client made up, another
 client's token, and a token from before a login or a logout are all 403.
 """
+import json
 import re
 
 from .helpers import OLD_SECRET, PASSWORD, SECRET, assert_error, session_set_cookies
@@ -122,3 +123,27 @@ def test_an_https_request_from_another_origin_is_403_bad_csrf(testapp):
         'X-CSRF-Token': token, 'Origin': 'https://evil.example'},
         extra_environ={'wsgi.url_scheme': 'https', 'HTTP_HOST': 'localhost'})
     assert_error(response, 403, 'bad_csrf')
+
+
+def test_the_session_cookie_is_checked_once_a_request(testapp):
+    """A logout (public: its CSRF check, bound to the cookie's session id,
+    comes before anything loads the session) and a write (the permission
+    check loads it first) both need the cookie twice: its signature is
+    checked, and on the cookie store the whole cookie opened, once."""
+    testapp.register('frodo')
+    backend = testapp.app.registry.session_backend
+    owner, name = (backend, 'decode') if backend.name == 'cookie' else (backend.signer, 'unsign')
+    real, opened = getattr(owner, name), []
+
+    def counted(value):
+        opened.append(value)
+        return real(value)
+    for method, path, body in [('PATCH', '/api/session/data', {'name': 'Frodo'}),
+                               ('POST', '/api/logout', {})]:
+        token = testapp.csrf_token()
+        setattr(owner, name, counted)
+        testapp.request(path, method=method, body=json.dumps(body).encode(), status=200,
+                        content_type='application/json', headers={'X-CSRF-Token': token})
+        setattr(owner, name, real)
+        assert len(opened) == 1, (method, path)
+        opened.clear()

@@ -20,7 +20,7 @@ import time
 from .. import entropy, fastjson
 from ..errors import SessionTooLarge
 from ..urlsafe import b64decode, b64encode
-from .cookies import COOKIE_SID, read_cookie
+from .cookies import opened_cookie
 from .record import USERID_KEY, Record, store_key
 from .session import Session, open_session
 from .signing import Encrypter, Signer
@@ -80,23 +80,16 @@ class CookieBackend:
 
     # the session factory --------------------------------------------------
     def __call__(self, request):
-        raw = read_cookie(request, self.cookie.name)
-        decoded = self.decode(raw) if raw else None
+        decoded = opened_cookie(request, self.cookie.name, self.decode)
         if decoded is None:
-            request.environ[COOKIE_SID] = None
             return Session(self)
         sid, record, current = decoded
-        request.environ[COOKIE_SID] = sid
         return open_session(self, record, sid, reissue=not current)
 
     def session_id(self, request):
         """The id inside a cookie of ours, or None (decoded once a request)."""
-        environ = request.environ
-        if COOKIE_SID not in environ:
-            raw = read_cookie(request, self.cookie.name)
-            decoded = self.decode(raw) if raw else None
-            environ[COOKIE_SID] = decoded[0] if decoded else None
-        return environ[COOKIE_SID]
+        decoded = opened_cookie(request, self.cookie.name, self.decode)
+        return decoded[0] if decoded else None
 
     def ping(self):
         return True

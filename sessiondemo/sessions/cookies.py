@@ -2,9 +2,20 @@
 from webob.cookies import make_cookie
 
 
-# Where a backend leaves the session id it found in this request's cookie (or
-# None), so that CSRF's binding (``session_id``) does not decode it again.
-COOKIE_SID = 'sessiondemo.cookie_sid'
+# Where a backend leaves what it made of this request's session cookie (or
+# None), so that CSRF's binding (``session_id``) and the session's load do
+# not check (and, on the cookie store, decode) it twice.
+COOKIE_OPENED = 'sessiondemo.cookie_opened'
+
+
+def opened_cookie(request, name, open_):
+    """``open_(value)`` of the request's cookie ``name`` (None without one),
+    worked out once a request."""
+    environ = request.environ
+    if COOKIE_OPENED not in environ:
+        raw = read_cookie(request, name)
+        environ[COOKIE_OPENED] = open_(raw) if raw else None
+    return environ[COOKIE_OPENED]
 
 
 def read_cookie(request, name):

@@ -9,7 +9,7 @@ import time
 from .. import entropy
 from .record import (USERID_KEY, Record, changes_between, checked_blob, client_metadata,
                      store_key)
-from .cookies import COOKIE_SID, read_cookie
+from .cookies import opened_cookie
 from .merging import Change, MergingWriter
 from .session import Session, open_session
 
@@ -36,24 +36,17 @@ class ServerSideBackend:
         self._writer.store = store
 
     def __call__(self, request):
-        raw = read_cookie(request, self.cookie.name)
-        unsigned = self.signer.unsign(raw) if raw else None
+        unsigned = opened_cookie(request, self.cookie.name, self.signer.unsign)
         if unsigned is None:
-            request.environ[COOKIE_SID] = None
             return Session(self)
         sid, current_key = unsigned
-        request.environ[COOKIE_SID] = sid
         record = self.store.load(store_key(sid))      # StoreUnavailable propagates
         return open_session(self, record, sid, reissue=not current_key)
 
     def session_id(self, request):
         """The id a validly signed cookie names (no store round trip), or None."""
-        environ = request.environ
-        if COOKIE_SID not in environ:
-            raw = read_cookie(request, self.cookie.name)
-            unsigned = self.signer.unsign(raw) if raw else None
-            environ[COOKIE_SID] = unsigned[0] if unsigned else None
-        return environ[COOKIE_SID]
+        unsigned = opened_cookie(request, self.cookie.name, self.signer.unsign)
+        return unsigned[0] if unsigned else None
 
     def ping(self):
         self.store.ping()
