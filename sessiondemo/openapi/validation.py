@@ -86,7 +86,7 @@ class Operation:
                 raise InvalidInput(f'Path parameter {name} is not valid.')
         if self.body is None:
             return None
-        body = request.body         # WebOb copies the input on each first read: once
+        body = request.body         # kept by the ingress tween (JSON), read once here
         if not body:
             raise InvalidJSON()
         if request.content_type != 'application/json':
