@@ -49,6 +49,11 @@ class PostgresServer:
             self._run([find_binary('initdb'), '-D', self.data, '-U', self.user, '-A', 'trust',
                        '-E', 'UTF8', '--no-sync'], timeout)
             self.start_server(timeout)
+            # Every database made from now on has it (template1), and the default one.
+            for database in ('template1', 'postgres'):
+                self._run([find_binary('psql'), '-h', '127.0.0.1', '-p', str(self.port),
+                           '-U', self.user, '-d', database, '-q', '-v', 'ON_ERROR_STOP=1',
+                           '-c', 'CREATE EXTENSION pg_stat_statements'], timeout)
         except BaseException:
             self.stop()
             raise
@@ -56,8 +61,11 @@ class PostgresServer:
 
     def start_server(self, timeout=60):
         """Start (or restart) the postmaster on the existing data directory."""
+        # pg_stat_statements: what the server ran, counted where it lands
+        # (statements.py); a hash update per statement.
         options = (f'-h 127.0.0.1 -p {self.port} -k {self.directory} '
-                   f'-c fsync=off -c max_connections={self.max_connections}')
+                   f'-c fsync=off -c max_connections={self.max_connections} '
+                   f'-c shared_preload_libraries=pg_stat_statements')
         # pg_ctl -w polls the server until it accepts connections.
         self._run([find_binary('pg_ctl'), '-D', self.data, '-l',
                    os.path.join(self.directory, 'postgres.log'), '-o', options,

@@ -1,32 +1,74 @@
-"""Counting the SQL statements an engine's connections send, where they leave.
+"""Counting the SQL statements sent through an engine, where they land.
 
-The app runs its per-request statements on bare DBAPI cursors, which
-SQLAlchemy's events never see; so this hooks the driver: SQLite's own trace
-of the statements it runs, and a counting cursor class for psycopg. Only
-connections made after the call are counted: it empties the engine's pool.
+The app runs its per-request statements below SQLAlchemy (bare sqlite3 cursors;
+libpq's prepared statements on PostgreSQL), which SQLAlchemy's events never
+see; so the count comes from the database itself. SQLite: its own trace of the
+statements it runs, on connections made after the call (it empties the
+engine's pool). PostgreSQL: ``pg_stat_statements`` (PostgresServer loads it),
+whose counts the server updates as each statement ends, before its client has
+the answer.
 """
-from sqlalchemy import event
+import threading
+from collections import Counter
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.pool import NullPool
 
 
 def record_statements(engine, keep=lambda sql: True):
-    """A list that fills with the text of every statement ``keep`` accepts."""
+    """A list of the statements ``keep`` accepts, from now on. SQLite: in the
+    order they ran. PostgreSQL: grouped by statement (``ServerStatements``)."""
+    if engine.dialect.name == 'postgresql':
+        return ServerStatements(engine, keep)
     statements = []
 
     def on_connect(dbapi_connection, connection_record):
-        if engine.dialect.name == 'sqlite':
-            dbapi_connection.set_trace_callback(
-                lambda sql: statements.append(sql) if keep(sql) else None)
-            return
-        base = dbapi_connection.cursor_factory
-
-        class CountingCursor(base):
-            def execute(self, query, *args, **kwargs):
-                text = query if isinstance(query, str) else str(query)
-                if keep(text):
-                    statements.append(text)
-                return super().execute(query, *args, **kwargs)
-        dbapi_connection.cursor_factory = CountingCursor
+        dbapi_connection.set_trace_callback(
+            lambda sql: statements.append(sql) if keep(sql) else None)
 
     event.listen(engine, 'connect', on_connect)
     engine.dispose()
     return statements
+
+
+class ServerStatements:
+    """The statements PostgreSQL ran in the engine's database since the last
+    ``clear()`` (or since it was made), as a list: each statement's normalized
+    text once per run, grouped by statement. Every client of that database
+    is counted, whichever process or connection sent it."""
+
+    QUERY = text('SELECT query, calls FROM pg_stat_statements WHERE toplevel AND dbid = '
+                 '(SELECT oid FROM pg_database WHERE datname = current_database())')
+
+    def __init__(self, engine, keep):
+        self.keep = keep
+        # A connection per reading: one held would not survive a restart of the server.
+        self._engine = create_engine(engine.url, isolation_level='AUTOCOMMIT',
+                                     poolclass=NullPool)
+        self._lock = threading.Lock()       # the benchmarks' app reads it from threads
+        self._base = self._totals()
+
+    def _totals(self):
+        with self._engine.connect() as connection:
+            rows = connection.execute(self.QUERY).all()
+        totals = Counter()
+        for query, calls in rows:
+            if self.keep(query):
+                totals[query] += calls
+        return totals
+
+    def _since(self):
+        with self._lock:
+            now = self._totals()
+            return [query for query, calls in now.items()
+                    for _ in range(calls - self._base.get(query, 0))]
+
+    def clear(self):
+        with self._lock:
+            self._base = self._totals()
+
+    def __iter__(self):
+        return iter(self._since())
+
+    def __len__(self):
+        return len(self._since())

@@ -8,9 +8,15 @@ import json
 import time
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+import psycopg
+from sqlalchemy import bindparam, create_engine, func, inspect, select, text
 
+from sessiondemo.connections.sql import SqlConnection
+from sessiondemo.errors import StoreUnavailable
 from sessiondemo.scripts import initialize_db, purge
+from sessiondemo.sessions.interfaces import REPLACED
+from sessiondemo.sessions.record import Record
+from sessiondemo.sessions.sqlstore import sessions
 
 from .helpers import SECRET, Clock, build_store
 
@@ -53,6 +59,71 @@ def test_postgresql_gets_the_store_timeout_as_statement_timeout(postgresql_store
     with store.connection.engine.connect() as connection:
         assert connection.exec_driver_sql('SHOW statement_timeout').scalar() == '250ms'
     store.bind.dispose()
+
+
+def stored_record(**more):
+    return Record(data={'name': 'Frodo "of" the Shire \\ \u00e9\U0001f48d', 'n': 2 ** 40},
+                  created=1733512345.1234567, touched=1733512345.9876543,
+                  user_id=7, user_agent="Mozilla/5.0 \u00e9 'quoted'", ip='::1', **more)
+
+
+def test_postgresql_gives_back_exactly_what_it_was_given(postgresql_store_settings, clock):
+    """Parameters go to libpq as text, results come back as text (libpq.py):
+    floats to the last bit, any Unicode, quotes and backslashes, None; and a
+    compare-and-set matches the data it read, byte for byte."""
+    store = build_store('sql', postgresql_store_settings, clock)
+    try:
+        record = stored_record()
+        clock.now = record.touched
+        store.save('k' * 64, record, record.to_json(), expires_at=record.touched + 600)
+        loaded = store.load('k' * 64)
+        assert loaded == record and loaded.touched == 1733512345.9876543
+        changed = Record(**{**vars(loaded), 'data': {'name': 'Sam'}, 'source': None})
+        assert store.replace('k' * 64, changed, changed.to_json(), record.touched + 600,
+                             expected=loaded.source) == REPLACED
+        assert store.load('k' * 64).data == {'name': 'Sam'}
+        anonymous = Record(data={'a': 1}, created=clock.now, touched=clock.now)
+        store.save('a' * 64, anonymous, anonymous.to_json(), expires_at=clock.now + 600)
+        assert store.load('a' * 64) == anonymous
+        assert store.sessions_of(7) == [('k' * 64, store.load('k' * 64))]
+    finally:
+        store.bind.dispose()
+
+
+def test_postgresql_refuses_a_nul_in_text_instead_of_cutting_it(postgresql_store_settings, clock):
+    """libpq reads text parameters up to their first NUL: a value with one is
+    refused (a 503, as psycopg's own cursor refuses it), never stored cut short."""
+    store = build_store('sql', postgresql_store_settings, clock)
+    try:
+        record = stored_record()
+        clock.now = record.touched
+        store.save('k' * 64, record, record.to_json(), expires_at=record.touched + 600)
+        tampered = Record(**{**vars(record), 'user_agent': 'agent\x00hidden', 'source': None})
+        with pytest.raises(StoreUnavailable):
+            store.save('k' * 64, tampered, tampered.to_json(), expires_at=record.touched + 600)
+        assert store.load('k' * 64) == record
+    finally:
+        store.bind.dispose()
+
+
+def test_a_postgresql_error_is_a_503_and_the_connection_serves_on(postgres_server):
+    """A statement the server refuses (here a number that is not one: SQLSTATE
+    22P02) fails as StoreUnavailable, caused by psycopg's class for that
+    SQLSTATE; the next statement runs on the same connection."""
+    connection = SqlConnection(create_engine(postgres_server.url))
+    later = connection.compile(select(func.count()).select_from(sessions).where(
+        sessions.c.created > bindparam('t')))
+    try:
+        count, = connection.execute(later, {'t': 0.5}, fetch='one')
+        held = connection._local.connection
+        with pytest.raises(StoreUnavailable) as caught:
+            connection.execute(later, {'t': 'not a number'}, fetch='one')
+        assert isinstance(caught.value.__cause__, psycopg.errors.InvalidTextRepresentation)
+        assert connection.execute(later, {'t': 0.5}, fetch='one') == (count,)
+        assert type(count) is int
+        assert connection._local.connection is held
+    finally:
+        connection.bind.dispose()
 
 
 def write_ini(path, **settings):
