@@ -3,10 +3,11 @@
 The generated ini says ``use = call:benchmarks.instrumented:main``. Every request
 still goes through ``sessiondemo.main``'s app; the wrapper answers only two paths
 itself. ``GET /__bench__/stats[?counters]`` tells the runner what a client cannot
-see: how many records the store holds, how many SQL statements the store has
-sent (counted by the driver, on the store's and the throttle's tables only, so
-the users database is not counted), the Redis round trips it has made (counting connections in its own
-client's pool) and the process RSS. ``GET /__bench__/gc`` runs a full garbage
+see: how many records the store holds, how many SQL statements ran on the
+store's and the throttle's tables (counted by the database: SQLite's trace of
+this process's connections, PostgreSQL's pg_stat_statements for the store's
+database; the users database is not counted), the Redis round trips it has
+made (counting connections in its own client's pool) and the process RSS. ``GET /__bench__/gc`` runs a full garbage
 collection before the memory probe's readings. The cost on every other request
 is one membership test on the path, the same on every endpoint, so it cancels
 out of the session tax.
@@ -88,9 +89,9 @@ def main(global_config, **settings):
     backend = app.registry.session_backend
     store = getattr(backend, 'store', None)          # None for the cookie store
     engine = getattr(store, 'bind', None)            # the SQL store's engine
-    # Counted by the driver (the store runs its statements on bare DBAPI
-    # cursors); the store's and the throttle's tables only, so that the users
-    # database is not counted when it shares the engine.
+    # Counted by the database (the store runs its statements below
+    # SQLAlchemy); the store's and the throttle's tables only, so that the
+    # users database is not counted when it shares the engine.
     sql_statements = [] if engine is None else record_statements(
         engine, lambda sql: STORE_TABLES.search(sql))
     redis_trips = StatementCounter()

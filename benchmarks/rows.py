@@ -302,7 +302,8 @@ TABLES = [('1', None, restart_survival),
                 'commands from the server\'s INFO commandstats (a pipeline sends several in '
                 'one round trip, and the commands a script runs are counted besides its '
                 'EVALSHA; sessiondemo\'s round trips are counted in the app, the peers\' '
-                'are not), SQL statements counted on the store\'s engine',
+                'are not), SQL statements counted by the database (SQLite\'s trace, '
+                'PostgreSQL\'s pg_stat_statements)',
            round_trips),
           ('5', None, second_process),
           ('6', None, stale_records),

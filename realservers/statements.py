@@ -35,7 +35,8 @@ class ServerStatements:
     """The statements PostgreSQL ran in the engine's database since the last
     ``clear()`` (or since it was made), as a list: each statement's normalized
     text once per run, grouped by statement. Every client of that database
-    is counted, whichever process or connection sent it."""
+    is counted, whichever process or connection sent it; a statement that
+    failed is not (the server counts the ones that ran)."""
 
     QUERY = text('SELECT query, calls FROM pg_stat_statements WHERE toplevel AND dbid = '
                  '(SELECT oid FROM pg_database WHERE datname = current_database())')
@@ -60,15 +61,17 @@ class ServerStatements:
     def _since(self):
         with self._lock:
             now = self._totals()
-            return [query for query, calls in now.items()
-                    for _ in range(calls - self._base.get(query, 0))]
+        # A count below its base was reset (pg_stat_statements_reset, an
+        # entry evicted): counted from zero.
+        return {query: calls - self._base[query] if calls >= self._base.get(query, 0) else calls
+                for query, calls in now.items()}
 
     def clear(self):
         with self._lock:
             self._base = self._totals()
 
     def __iter__(self):
-        return iter(self._since())
+        return iter([query for query, calls in self._since().items() for _ in range(calls)])
 
     def __len__(self):
-        return len(self._since())
+        return sum(self._since().values())

@@ -3,6 +3,7 @@
 What every store promises (touch, compare-and-set, the user index, expiry) is
 test_store_protocol.py's; this is how SQL keeps it: rows, timeouts, scripts.
 """
+import enum
 import hashlib
 import json
 import time
@@ -11,6 +12,7 @@ import pytest
 import psycopg
 from sqlalchemy import bindparam, create_engine, func, inspect, select, text
 
+from sessiondemo.connections import libpq
 from sessiondemo.connections.sql import SqlConnection
 from sessiondemo.errors import StoreUnavailable
 from sessiondemo.scripts import initialize_db, purge
@@ -124,6 +126,62 @@ def test_a_postgresql_error_is_a_503_and_the_connection_serves_on(postgres_serve
         assert connection._local.connection is held
     finally:
         connection.bind.dispose()
+
+
+def test_statements_the_server_forgot_are_prepared_again_on_a_new_connection(postgres_server):
+    """A pooler's DISCARD ALL (or DEALLOCATE ALL) drops the statements this
+    connection prepared: the next run makes a new connection, not a 503."""
+    connection = SqlConnection(create_engine(postgres_server.url))
+    count = connection.compile(select(func.count()).select_from(sessions).where(
+        sessions.c.created > bindparam('t')))
+    try:
+        expected = connection.execute(count, {'t': 0.5}, fetch='one')
+        held = connection._local.connection
+        held.pgconn.exec_(b'DEALLOCATE ALL')
+        assert connection.execute(count, {'t': 0.5}, fetch='one') == expected
+        assert connection._local.connection is not held
+    finally:
+        connection.bind.dispose()
+
+
+def test_text_is_utf8_whatever_the_client_encoding_would_be(postgresql_store_settings, clock,
+                                                            postgres_server, monkeypatch):
+    """libpq.py sends and reads UTF-8: with PGCLIENTENCODING=LATIN1 in the
+    environment the row still holds the very text, as another client reads it."""
+    monkeypatch.setenv('PGCLIENTENCODING', 'LATIN1')
+    store = build_store('sql', postgresql_store_settings, clock)
+    reader = create_engine(postgres_server.url, connect_args={'client_encoding': 'UTF8'})
+    try:
+        record = stored_record()
+        clock.now = record.touched
+        store.save('k' * 64, record, record.to_json(), expires_at=record.touched + 600)
+        assert store.load('k' * 64) == record
+        with reader.connect() as connection:
+            row = connection.execute(text('SELECT data, user_agent FROM sessions WHERE key = :k'),
+                                     {'k': 'k' * 64}).one()
+        assert tuple(row) == (record.to_json(), record.user_agent)
+    finally:
+        reader.dispose()
+        store.bind.dispose()
+
+
+def test_a_result_of_a_type_it_cannot_read_is_an_error_not_a_guess(postgres_server):
+    connection = SqlConnection(create_engine(postgres_server.url))
+    try:
+        with pytest.raises(TypeError, match='type oid'):
+            connection.execute(connection.compile(select(func.now())), {}, fetch='one')
+    finally:
+        connection.bind.dispose()
+
+
+def test_parameters_go_in_their_text_form():
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    assert [libpq.as_text(v) for v in (None, 'é', True, False, Level.HIGH, 0.1, 2 ** 70)] == [
+        None, 'é'.encode(), b'true', b'false', b'3', b'0.1', str(2 ** 70).encode()]
+    with pytest.raises(TypeError):
+        libpq.as_text(b'bytes')
 
 
 def write_ini(path, **settings):

@@ -61,7 +61,7 @@ class Statement:
     the name it is prepared under (PostgreSQL)."""
 
     def __init__(self, statement, dialect):
-        if dialect.name == 'postgresql':
+        if uses_libpq(dialect):
             dialect = type(dialect)(paramstyle='numeric_dollar')     # libpq's $1, $2...
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
@@ -73,9 +73,15 @@ class Statement:
         return tuple(values[name] for name in self.order) if self.order else values
 
 
-def run_on_sqlite(connection, prepared, statement, values, fetch):
-    """A compiled statement on a sqlite3 connection: its first row (``fetch='one'``),
-    every row (``'all'``) or the number of rows it changed."""
+def uses_libpq(dialect):
+    """PostgreSQL through psycopg 3: statements go by libpq.py; any other
+    driver by its DBAPI cursor."""
+    return dialect.name == 'postgresql' and dialect.driver == 'psycopg'
+
+
+def run_on_cursor(connection, prepared, statement, values, fetch):
+    """A compiled statement on a DBAPI cursor (sqlite3): its first row
+    (``fetch='one'``), every row (``'all'``) or the number of rows it changed."""
     cursor = connection.cursor()
     try:
         cursor.execute(statement.sql, statement.params(values))
@@ -121,11 +127,12 @@ class SqlConnection:
             else ('isolation_level', None)
         self._watchdog = Watchdog(timeout, 'sql-store-watchdog') \
             if engine.dialect.name == 'postgresql' else None
-        if engine.dialect.name == 'postgresql':
-            from .libpq import run_statement        # psycopg only when it is used
-            self._run_statement = run_statement
+        if uses_libpq(engine.dialect):
+            from . import libpq                     # psycopg only when it is used
+            self._run_statement, self._setup, self._stale = \
+                libpq.run_statement, libpq.setup, libpq.STALE
         else:
-            self._run_statement = run_on_sqlite
+            self._run_statement, self._setup, self._stale = run_on_cursor, None, ()
         self._local = threading.local()     # execute's connection, one per thread
         self.breaker = breaker or Breaker('sql')
 
@@ -164,11 +171,13 @@ class SqlConnection:
                     return self._run_statement(connection, prepared, statement, values, fetch)
             except (dbapi_error, StatementTimeout, OSError) as error:
                 if self.bind.dialect.is_disconnect(error, connection, None) \
+                        or getattr(error, 'sqlstate', None) in self._stale \
                         or isinstance(error, StatementTimeout):
                     self._drop(connection)      # never used again
                     if attempt == 1 and not isinstance(error, StatementTimeout):
                         # A server restarted under the connection (held here,
-                        # or idle in the pool): once more on a new one.
+                        # or idle in the pool), or its prepared statements
+                        # gone: once more on a new one.
                         continue
                 self._unavailable(error)
 
@@ -196,6 +205,8 @@ class SqlConnection:
         attribute, on = self._autocommit
         try:
             setattr(connection, attribute, on)
+            if self._setup is not None:
+                self._setup(connection)
         except (dbapi_error, OSError) as error:
             self._drop(connection)
             self._unavailable(error)
