@@ -66,6 +66,19 @@ def test_an_object_without_one_is_an_error_not_a_guess():
         renderer_app().get('/opaque')
 
 
-def test_long_integers_read_back_exactly():
-    text = fastjson.dumps({'n': 2 ** 70, 'm': 10 ** 19})
-    assert fastjson.loads(text) == {'n': 2 ** 70, 'm': 10 ** 19}
+@pytest.mark.parametrize('value', [
+    {'n': 2 ** 70, 'm': 10 ** 19},
+    {'n': -2 ** 70, 'x': 'é✓ 1234567890123456789012'},
+    [1, 2 ** 64, 3.5],
+    {'ok': 2 ** 64 - 1, 'low': -2 ** 63},
+])
+def test_long_integers_read_back_exactly(value):
+    loaded = fastjson.loads(fastjson.dumps(value))
+    assert loaded == value and fastjson.canonical(loaded) == fastjson.canonical(value)
+
+
+def test_a_short_number_stays_on_the_fast_reader():
+    assert fastjson.loads('{"t": 1733512345.5123456, "n": 123456789012345678}') == {
+        't': 1733512345.5123456, 'n': 123456789012345678}
+    with pytest.raises(ValueError):
+        fastjson.loads('{"d": 1234567890123456789')       # long, and not JSON either
