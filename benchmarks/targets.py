@@ -338,7 +338,10 @@ class PostgresTarget(SqlTarget):
         return 'PostgreSQL restarted (pg_ctl stop -m fast, start)'
 
     def requirements(self):
-        return [f'{version_of("postgres")} server'] + super().requirements()
+        # As realservers.PostgresServer starts it: writes are not flushed to disk,
+        # and pg_stat_statements counts the statements (row 4).
+        return [f'{version_of("postgres")} server (one for every target here, fsync off, '
+                f'pg_stat_statements loaded)'] + super().requirements()
 
 
 STORE_TARGETS = {cls.name: cls for cls in
