@@ -63,115 +63,115 @@ def test_postgresql_gets_the_store_timeout_as_statement_timeout(postgresql_store
     store.bind.dispose()
 
 
+KEY = 'k' * 64
+# A statement with one parameter and an int8 result, on a table every test database has.
+COUNT_SINCE = select(func.count()).select_from(sessions).where(
+    sessions.c.created > bindparam('t'))
+
+
 def stored_record(**more):
     return Record(data={'name': 'Frodo "of" the Shire \\ \u00e9\U0001f48d', 'n': 2 ** 40},
                   created=1733512345.1234567, touched=1733512345.9876543,
                   user_id=7, user_agent="Mozilla/5.0 \u00e9 'quoted'", ip='::1', **more)
 
 
-def test_postgresql_gives_back_exactly_what_it_was_given(postgresql_store_settings, clock):
+def save_record(store, clock):
+    """``stored_record()`` saved under KEY, at its own touched time."""
+    record = stored_record()
+    clock.now = record.touched
+    store.save(KEY, record, record.to_json(), expires_at=record.touched + 600)
+    return record
+
+
+@pytest.fixture
+def pg_store(postgresql_store_settings, clock):
+    """The SQL store on PostgreSQL; it connects at its first statement."""
+    store = build_store('sql', postgresql_store_settings, clock)
+    yield store
+    store.bind.dispose()
+
+
+@pytest.fixture
+def pg_connection(postgres_server):
+    connection = SqlConnection(create_engine(postgres_server.url))
+    yield connection
+    connection.bind.dispose()
+
+
+def test_postgresql_gives_back_exactly_what_it_was_given(pg_store, clock):
     """Parameters go to libpq as text, results come back as text (libpq.py):
     floats to the last bit, any Unicode, quotes and backslashes, None; and a
     compare-and-set matches the data it read, byte for byte."""
-    store = build_store('sql', postgresql_store_settings, clock)
-    try:
-        record = stored_record()
-        clock.now = record.touched
-        store.save('k' * 64, record, record.to_json(), expires_at=record.touched + 600)
-        loaded = store.load('k' * 64)
-        assert loaded == record and loaded.touched == 1733512345.9876543
-        changed = Record(**{**vars(loaded), 'data': {'name': 'Sam'}, 'source': None})
-        assert store.replace('k' * 64, changed, changed.to_json(), record.touched + 600,
-                             expected=loaded.source) == REPLACED
-        assert store.load('k' * 64).data == {'name': 'Sam'}
-        anonymous = Record(data={'a': 1}, created=clock.now, touched=clock.now)
-        store.save('a' * 64, anonymous, anonymous.to_json(), expires_at=clock.now + 600)
-        assert store.load('a' * 64) == anonymous
-        assert store.sessions_of(7) == [('k' * 64, store.load('k' * 64))]
-    finally:
-        store.bind.dispose()
+    record = save_record(pg_store, clock)
+    loaded = pg_store.load(KEY)
+    assert loaded == record and loaded.touched == 1733512345.9876543
+    changed = Record(**{**vars(loaded), 'data': {'name': 'Sam'}, 'source': None})
+    assert pg_store.replace(KEY, changed, changed.to_json(), record.touched + 600,
+                            expected=loaded.source) == REPLACED
+    assert pg_store.load(KEY).data == {'name': 'Sam'}
+    anonymous = Record(data={'a': 1}, created=clock.now, touched=clock.now)
+    pg_store.save('a' * 64, anonymous, anonymous.to_json(), expires_at=clock.now + 600)
+    assert pg_store.load('a' * 64) == anonymous
+    assert pg_store.sessions_of(7) == [(KEY, pg_store.load(KEY))]
 
 
-def test_postgresql_refuses_a_nul_in_text_instead_of_cutting_it(postgresql_store_settings, clock):
+def test_postgresql_refuses_a_nul_in_text_instead_of_cutting_it(pg_store, clock):
     """libpq reads text parameters up to their first NUL: a value with one is
     refused (a 503, as psycopg's own cursor refuses it), never stored cut short."""
-    store = build_store('sql', postgresql_store_settings, clock)
-    try:
-        record = stored_record()
-        clock.now = record.touched
-        store.save('k' * 64, record, record.to_json(), expires_at=record.touched + 600)
-        tampered = Record(**{**vars(record), 'user_agent': 'agent\x00hidden', 'source': None})
-        with pytest.raises(StoreUnavailable):
-            store.save('k' * 64, tampered, tampered.to_json(), expires_at=record.touched + 600)
-        assert store.load('k' * 64) == record
-    finally:
-        store.bind.dispose()
+    record = save_record(pg_store, clock)
+    tampered = Record(**{**vars(record), 'user_agent': 'agent\x00hidden', 'source': None})
+    with pytest.raises(StoreUnavailable):
+        pg_store.save(KEY, tampered, tampered.to_json(), expires_at=record.touched + 600)
+    assert pg_store.load(KEY) == record
 
 
-def test_a_postgresql_error_is_a_503_and_the_connection_serves_on(postgres_server):
+def test_a_postgresql_error_is_a_503_and_the_connection_serves_on(pg_connection):
     """A statement the server refuses (here a number that is not one: SQLSTATE
     22P02) fails as StoreUnavailable, caused by psycopg's class for that
     SQLSTATE; the next statement runs on the same connection."""
-    connection = SqlConnection(create_engine(postgres_server.url))
-    later = connection.compile(select(func.count()).select_from(sessions).where(
-        sessions.c.created > bindparam('t')))
-    try:
-        count, = connection.execute(later, {'t': 0.5}, fetch='one')
-        held = connection._local.connection
-        with pytest.raises(StoreUnavailable) as caught:
-            connection.execute(later, {'t': 'not a number'}, fetch='one')
-        assert isinstance(caught.value.__cause__, psycopg.errors.InvalidTextRepresentation)
-        assert connection.execute(later, {'t': 0.5}, fetch='one') == (count,)
-        assert type(count) is int
-        assert connection._local.connection is held
-    finally:
-        connection.bind.dispose()
+    later = pg_connection.compile(COUNT_SINCE)
+    count, = pg_connection.execute(later, {'t': 0.5}, fetch='one')
+    held = pg_connection._local.connection
+    with pytest.raises(StoreUnavailable) as caught:
+        pg_connection.execute(later, {'t': 'not a number'}, fetch='one')
+    assert isinstance(caught.value.__cause__, psycopg.errors.InvalidTextRepresentation)
+    assert pg_connection.execute(later, {'t': 0.5}, fetch='one') == (count,)
+    assert type(count) is int
+    assert pg_connection._local.connection is held
 
 
-def test_statements_the_server_forgot_are_prepared_again_on_a_new_connection(postgres_server):
+def test_statements_the_server_forgot_are_prepared_again_on_a_new_connection(pg_connection):
     """A pooler's DISCARD ALL (or DEALLOCATE ALL) drops the statements this
     connection prepared: the next run makes a new connection, not a 503."""
-    connection = SqlConnection(create_engine(postgres_server.url))
-    count = connection.compile(select(func.count()).select_from(sessions).where(
-        sessions.c.created > bindparam('t')))
-    try:
-        expected = connection.execute(count, {'t': 0.5}, fetch='one')
-        held = connection._local.connection
-        held.pgconn.exec_(b'DEALLOCATE ALL')
-        assert connection.execute(count, {'t': 0.5}, fetch='one') == expected
-        assert connection._local.connection is not held
-    finally:
-        connection.bind.dispose()
+    count = pg_connection.compile(COUNT_SINCE)
+    expected = pg_connection.execute(count, {'t': 0.5}, fetch='one')
+    held = pg_connection._local.connection
+    held.pgconn.exec_(b'DEALLOCATE ALL')
+    assert pg_connection.execute(count, {'t': 0.5}, fetch='one') == expected
+    assert pg_connection._local.connection is not held
 
 
-def test_text_is_utf8_whatever_the_client_encoding_would_be(postgresql_store_settings, clock,
-                                                            postgres_server, monkeypatch):
+def test_text_is_utf8_whatever_the_client_encoding_would_be(pg_store, clock, postgres_server,
+                                                            monkeypatch):
     """libpq.py sends and reads UTF-8: with PGCLIENTENCODING=LATIN1 in the
-    environment the row still holds the very text, as another client reads it."""
+    environment (read when the store connects, at its first statement) the row
+    still holds the very text, as another client reads it."""
     monkeypatch.setenv('PGCLIENTENCODING', 'LATIN1')
-    store = build_store('sql', postgresql_store_settings, clock)
+    record = save_record(pg_store, clock)
+    assert pg_store.load(KEY) == record
     reader = create_engine(postgres_server.url, connect_args={'client_encoding': 'UTF8'})
     try:
-        record = stored_record()
-        clock.now = record.touched
-        store.save('k' * 64, record, record.to_json(), expires_at=record.touched + 600)
-        assert store.load('k' * 64) == record
         with reader.connect() as connection:
             row = connection.execute(text('SELECT data, user_agent FROM sessions WHERE key = :k'),
-                                     {'k': 'k' * 64}).one()
-        assert tuple(row) == (record.to_json(), record.user_agent)
+                                     {'k': KEY}).one()
     finally:
         reader.dispose()
-        store.bind.dispose()
+    assert tuple(row) == (record.to_json(), record.user_agent)
 
 
-def test_a_result_of_a_type_it_cannot_read_is_an_error_not_a_guess(postgres_server):
-    connection = SqlConnection(create_engine(postgres_server.url))
-    try:
-        with pytest.raises(TypeError, match='type oid'):
-            connection.execute(connection.compile(select(func.now())), {}, fetch='one')
-    finally:
-        connection.bind.dispose()
+def test_a_result_of_a_type_it_cannot_read_is_an_error_not_a_guess(pg_connection):
+    with pytest.raises(TypeError, match='type oid'):
+        pg_connection.execute(pg_connection.compile(select(func.now())), {}, fetch='one')
 
 
 def test_parameters_go_in_their_text_form():

@@ -366,12 +366,18 @@ def test_replace_with_the_version_read_after_a_touch_writes(store, clock, elapse
     assert store.load(key) == mine
 
 
-def test_replace_of_a_deleted_session_is_missing_and_it_stays_gone(store, clock):
+def read_then_deleted(store, clock):
+    """(key, record, what a request read): the session is deleted after the read."""
     key = new_key()
     rec = record(clock)
     put(store, key, rec, clock() + LIFE)
     read = store.load(key)
     store.delete(key)
+    return key, rec, read
+
+
+def test_replace_of_a_deleted_session_is_missing_and_it_stays_gone(store, clock):
+    key, rec, read = read_then_deleted(store, clock)
     mine = successor(rec, clock, v=2)
     assert store.replace(key, mine, mine.to_json(), clock() + LIFE,
                          expected=read.source) == MISSING
@@ -530,11 +536,7 @@ def test_a_queue_refused_in_part_is_written_whole_after_a_conflict(store, clock,
 
 
 def test_a_queue_for_a_session_logged_out_meanwhile_writes_nothing(store, clock):
-    key = new_key()
-    rec = record(clock)
-    put(store, key, rec, clock() + LIFE)
-    read = store.load(key)
-    store.delete(key)
+    key, _, read = read_then_deleted(store, clock)
     batch = [change(key, read, clock, a=1), change(key, read, clock, b=2)]
     writer_on(store)._write_batch(0, batch)
     assert [(c.outcome, c.error) for c in batch] == [(MISSING, None)] * 2

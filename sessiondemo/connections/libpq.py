@@ -44,7 +44,7 @@ def run_statement(connection, prepared, statement, values, fetch):
         checked(call(pgconn.prepare, statement.name, statement.sql.encode('utf-8')))
         prepared.add(statement.name)
     result = checked(call(pgconn.exec_prepared, statement.name,
-                          [as_text(values[name]) for name in statement.order or ()]))
+                          [as_text(value) for value in statement.params(values)]))
     if fetch is None:
         return result.command_tuples or 0
     rows = [row_of(result, index) for index in range(result.ntuples)]

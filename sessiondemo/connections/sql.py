@@ -7,7 +7,7 @@ a failed login's count must survive the rollback of its 401. So every
 statement runs on an AUTOCOMMIT connection (``run``): each one is its own
 transaction, with no ``BEGIN``/``COMMIT`` round trips around it.
 
-On PostgreSQL the request's statements go straight to libpq (``libpq.py``):
+On PostgreSQL (psycopg 3) the request's statements go straight to libpq (``libpq.py``):
 prepared once per connection, each run by one blocking ``PQexecPrepared`` with
 the GIL released once, where psycopg's cursor releases it around every step
 (send, wait, receive, fetch) and runs ~60 µs of Python around them.
@@ -70,7 +70,7 @@ class Statement:
         self.name = f'sessiondemo_{next(_NAMES)}'.encode('ascii')
 
     def params(self, values):
-        return tuple(values[name] for name in self.order) if self.order else values
+        return tuple(values[name] for name in self.order) if self.order is not None else values
 
 
 def uses_libpq(dialect):
