@@ -11,9 +11,11 @@ import redis
 from redis.cluster import RedisCluster
 
 from sessiondemo.config import SettingsError
+from sessiondemo.connections.redis import RedisConnection, make_client
+from sessiondemo.errors import StoreUnavailable
 from sessiondemo.sessions.record import Record
 
-from .helpers import build_store
+from .helpers import build_store, fresh_prefix
 
 
 @pytest.fixture
@@ -137,3 +139,41 @@ def test_cluster_nodes_each_hold_some_sessions(make_client, redis_cluster):
         with redis.Redis.from_url(node.url) as connection:
             held.append(sum(1 for _ in connection.scan_iter(match=prefix + '{s:*')))
     assert sum(held) == 12 and sum(1 for h in held if h) > 1
+
+
+# The serving thread's own connection (connections/redis.py, Link): packed,
+# sent and read by us on the socket redis-py's Connection made.
+
+@pytest.fixture
+def connection(redis_server):
+    connection = RedisConnection(make_client(redis_server.url, 1.0), timeout=1.0)
+    yield connection
+    connection.client.close()
+
+
+def test_a_reply_larger_than_the_read_buffer_is_read_whole(connection, redis_server):
+    value = bytes(range(256)) * 1024            # 256 KiB: four times the buffer
+    key = f'{fresh_prefix()}large'
+    connection.client.set(key, value)
+    assert connection.command('GET', key) == value
+    assert connection.command('STRLEN', key) == len(value)     # and nothing left unread
+    assert connection.command('MGET', key, key) == [value, value]
+
+
+def test_an_error_reply_is_a_503_and_the_connection_serves_on(connection):
+    key = f'{fresh_prefix()}text'
+    connection.command('SET', key, 'not a number')
+    link_id = connection.command('CLIENT', 'ID')
+    with pytest.raises(StoreUnavailable):
+        connection.command('INCR', key)
+    assert connection.command('GET', key) == b'not a number'
+    assert connection.command('CLIENT', 'ID') == link_id        # the same connection
+
+
+def test_a_connection_the_server_closed_is_replaced_at_once(connection, redis_server):
+    key = f'{fresh_prefix()}kept'
+    connection.command('SET', key, 'kept')
+    link_id = connection.command('CLIENT', 'ID')
+    connection.client.execute_command('CLIENT', 'KILL', 'ID', link_id)
+    assert connection.command('GET', key) == b'kept'             # no 503: once more, anew
+    assert connection.command('CLIENT', 'ID') != link_id

@@ -43,22 +43,30 @@ class Watchdog:
         self._armed = {}            # token -> (deadline, fd)
         self._thread = None
 
-    @contextmanager
-    def guard(self, fd):
+    def arm(self, fd):
+        """Before a statement on ``fd``: a token for ``disarm``."""
         token = object()
         with self._cond:
             self._armed[token] = (time.monotonic() + self.timeout, fd)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
-        fired = False
+        return token
+
+    def disarm(self, token):
+        """After it, however it ended: StatementTimeout if the socket was shut."""
+        with self._cond:
+            fired = self._armed.pop(token, None) is None
+        if fired:
+            raise StatementTimeout(f'no answer within {self.timeout} s')
+
+    @contextmanager
+    def guard(self, fd):
+        token = self.arm(fd)
         try:
             yield
         finally:
-            with self._cond:
-                fired = self._armed.pop(token, None) is None
-            if fired:
-                raise StatementTimeout(f'no answer within {self.timeout} s')
+            self.disarm(token)
 
     def _run(self):
         with self._cond:
