@@ -39,14 +39,17 @@ class Watchdog:
     def __init__(self, timeout, name='store-watchdog'):
         self.timeout = timeout
         self.name = name
-        self._cond = threading.Condition()
+        # A plain lock under the condition: ``with`` on it is one C call,
+        # where a Condition's ``__enter__`` is a Python frame (twice a command).
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._armed = {}            # token -> (deadline, fd)
         self._thread = None
 
     def arm(self, fd):
         """Before a statement on ``fd``: a token for ``disarm``."""
         token = object()
-        with self._cond:
+        with self._lock:
             self._armed[token] = (time.monotonic() + self.timeout, fd)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -55,7 +58,7 @@ class Watchdog:
 
     def disarm(self, token):
         """After it, however it ended: StatementTimeout if the socket was shut."""
-        with self._cond:
+        with self._lock:
             fired = self._armed.pop(token, None) is None
         if fired:
             raise StatementTimeout(f'no answer within {self.timeout} s')
