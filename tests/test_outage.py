@@ -3,6 +3,7 @@
 SIGSTOP is the nasty outage: the server's kernel still accepts connections and
 acknowledges bytes, so only the client's own timeouts can end the wait.
 """
+import sqlite3
 import time
 
 import pytest
@@ -139,3 +140,31 @@ def test_restarted_postgresql_serves_the_same_session_at_once(postgres_server, a
         postgres_server.start_server()
     # The pool's connection died with the old server: replaced without a 503.
     assert client.get('/api/me').json['user']['username'] == 'frodo'
+
+
+@pytest.mark.parametrize('store', ['sql-sqlite'])
+def test_sqlite_locked_by_another_writer_is_a_503_in_time_and_no_outage(app_settings,
+                                                                       make_app_client,
+                                                                       dbengine):
+    """A write that waits on another process's lock gives up after the store
+    timeout (not SQLite's own 5 s), and the breaker does not take the wait for
+    a hung server: the next write, once the lock is gone, is served."""
+    client = make_app_client(dict(app_settings, **{
+        'session.store_timeout': str(TIMEOUT), 'session.store_probe_interval': '30'}))
+    client.register('frodo')
+    client.api('PATCH', '/api/session/data', {'name': 'Frodo'}, status=200)
+
+    other_writer = sqlite3.connect(dbengine.url.database, isolation_level=None)
+    try:
+        other_writer.execute('BEGIN IMMEDIATE')        # the database's write lock
+        response, elapsed = timed(
+            lambda: client.api('PATCH', '/api/session/data', {'name': 'Sam'}))
+        assert_unavailable(response)
+        assert TIMEOUT - 0.1 < elapsed < TIMEOUT + 0.5
+        assert client.get('/api/me').json['user']['username'] == 'frodo'   # reads go on
+    finally:
+        other_writer.rollback()
+        other_writer.close()
+
+    client.api('PATCH', '/api/session/data', {'name': 'Sam'}, status=200)
+    assert client.api('GET', '/api/session/data', status=200).json['data']['name'] == 'Sam'

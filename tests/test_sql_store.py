@@ -6,6 +6,7 @@ test_store_protocol.py's; this is how SQL keeps it: rows, timeouts, scripts.
 import enum
 import hashlib
 import json
+import sqlite3
 import time
 
 import pytest
@@ -13,7 +14,8 @@ import psycopg
 from sqlalchemy import bindparam, create_engine, func, inspect, select, text
 
 from sessiondemo.connections import libpq
-from sessiondemo.connections.sql import SqlConnection
+from sessiondemo.connections.breaker import Breaker
+from sessiondemo.connections.sql import SqlConnection, make_engine
 from sessiondemo.errors import StoreUnavailable
 from sessiondemo.scripts import initialize_db, purge
 from sessiondemo.sessions.interfaces import REPLACED
@@ -228,3 +230,29 @@ def test_initdb_migrates_a_separate_sessions_database(tmp_path, capsys):
     indexes = {i['name'] for i in inspect(create_engine(f'sqlite:///{sessions}'))
                .get_indexes('sessions')}
     assert indexes == {'ix_sessions_user_id', 'ix_sessions_expires_at'}
+
+
+@pytest.mark.parametrize('through', ['execute', 'run'])
+def test_a_sqlite_lock_held_past_the_timeout_is_a_503_but_no_hang(tmp_path, through):
+    """Another writer's lock, held past the busy timeout: that statement is a
+    503, but the database answered (busy), so the breaker stays closed."""
+    path = tmp_path / 'locked.sqlite'
+    connection = SqlConnection(make_engine(f'sqlite:///{path}', 0.2), timeout=0.2,
+                               breaker=Breaker('sql', hung_after=0.9 * 0.2))
+    connection.run(lambda c: c.execute(text('CREATE TABLE t (n INTEGER)')))
+    insert = connection.compile(text('INSERT INTO t VALUES (1)'))
+    write = {'execute': lambda: connection.execute(insert, {}),
+             'run': lambda: connection.run(lambda c: c.execute(text('INSERT INTO t VALUES (1)')))}
+    other_writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        other_writer.execute('BEGIN IMMEDIATE')
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            write[through]()
+        assert time.monotonic() - started >= 0.9 * 0.2     # long enough to be a hang
+    finally:
+        other_writer.rollback()
+        other_writer.close()
+    assert connection.breaker.state == 'closed'
+    write[through]()
+    connection.bind.dispose()

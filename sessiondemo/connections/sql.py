@@ -13,10 +13,13 @@ the GIL released once, where psycopg's cursor releases it around every step
 (send, wait, receive, fetch) and runs ~60 µs of Python around them.
 
 Timeouts (``session.store_timeout``): PostgreSQL gets ``connect_timeout`` and a
-server-side ``statement_timeout``, SQLite a busy timeout, and a ``Watchdog``
-bounds a server that never answers. Every database error becomes
+server-side ``statement_timeout``, SQLite a busy timeout (on the request's
+connections, even when they are the users engine's, whose ORM waits 5 s), and
+a ``Watchdog`` bounds a server that never answers. Every database error becomes
 ``StoreUnavailable`` (503); after one that hung, the breaker (breaker.py)
 refuses every statement at once but one probe per ``session.store_probe_interval``.
+SQLite giving up on another writer's lock is not a hang: the database
+answered, and its readers (WAL) go on, so it opens no breaker.
 """
 import itertools
 import logging
@@ -50,6 +53,27 @@ def sqlite_pragmas(busy_ms, foreign_keys=False):
             cursor.execute('PRAGMA foreign_keys=ON')
         cursor.close()
     return on_connect
+
+
+def sqlite_busy_timeout(busy_ms):
+    """A connection's setup: its lock waits bounded by ``busy_ms``."""
+    def setup(connection):
+        connection.execute(f'PRAGMA busy_timeout={int(busy_ms)}')
+    return setup
+
+
+# SQLite's result codes for a lock another connection held past the busy
+# timeout (extended codes keep the primary one in their low byte).
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6
+
+
+def waited_for_a_lock(error):
+    """Whether ``error`` (a DBAPI error, or SQLAlchemy's around one) is SQLite
+    giving up on another writer's lock: the database answered, busy; a 503
+    for this statement, but no sign of a hung server for the breaker."""
+    error = getattr(error, 'orig', None) or error
+    code = getattr(error, 'sqlite_errorcode', None)
+    return code is not None and code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
 
 
 _NAMES = itertools.count(1)
@@ -132,7 +156,10 @@ class SqlConnection:
             self._run_statement, self._setup, self._stale = \
                 libpq.run_statement, libpq.setup, libpq.STALE
         else:
-            self._run_statement, self._setup, self._stale = run_on_cursor, None, ()
+            self._run_statement, self._stale = run_on_cursor, ()
+            # The users engine's connections wait 5 s for a lock; this
+            # connection's statements no longer than the store timeout.
+            self._setup = sqlite_busy_timeout(max(1, int(timeout * 1000)))
         self._local = threading.local()     # execute's connection, one per thread
         self.breaker = breaker or Breaker('sql')
 
@@ -150,8 +177,8 @@ class SqlConnection:
         try:
             result = self._execute_once(statement, values, fetch)
             ok = True
-        except StoreUnavailable:
-            ok = False
+        except StoreUnavailable as error:
+            ok = None if waited_for_a_lock(error.__cause__) else False
             record_call('sql', statement.op, started, ok=False)
             raise
         finally:
@@ -231,8 +258,8 @@ class SqlConnection:
         try:
             result = self._run_once(work)
             ok = True
-        except StoreUnavailable:
-            ok = False
+        except StoreUnavailable as error:
+            ok = None if waited_for_a_lock(error.__cause__) else False
             record_call('sql', 'TRANSACTION', started, ok=False)
             raise
         finally:
