@@ -13,11 +13,12 @@ the GIL released once, where psycopg's cursor releases it around every step
 (send, wait, receive, fetch) and runs ~60 µs of Python around them.
 
 Timeouts (``session.store_timeout``): PostgreSQL gets ``connect_timeout`` and a
-server-side ``statement_timeout``, SQLite a busy timeout (on the request's
-connections, even when they are the users engine's, whose ORM waits 5 s), and
-a ``Watchdog`` bounds a server that never answers. Every database error becomes
-``StoreUnavailable`` (503); after one that hung, the breaker (breaker.py)
-refuses every statement at once but one probe per ``session.store_probe_interval``.
+server-side ``statement_timeout``, SQLite a busy timeout (on the store's
+statements and transactions, even on the users engine's connections, whose
+ORM waits 5 s), and a ``Watchdog`` bounds a server that never answers. Every
+database error becomes ``StoreUnavailable`` (503); after one that hung, the
+breaker (breaker.py) refuses every statement at once but one probe per
+``session.store_probe_interval``.
 SQLite giving up on another writer's lock is not a hang: the database
 answered, and its readers (WAL) go on, so it opens no breaker.
 """
@@ -60,6 +61,20 @@ def sqlite_busy_timeout(busy_ms):
     def setup(connection):
         connection.execute(f'PRAGMA busy_timeout={int(busy_ms)}')
     return setup
+
+
+def bounded_lock_wait(connection, busy_ms, work):
+    """``work()`` on a pooled SQLite ``connection`` (the users engine's,
+    perhaps) whose lock waits are bounded by ``busy_ms`` meanwhile, and by
+    what they were before once it is done."""
+    before = connection.execute('PRAGMA busy_timeout').fetchone()[0]
+    if before == busy_ms:
+        return work()
+    connection.execute(f'PRAGMA busy_timeout={int(busy_ms)}')
+    try:
+        return work()
+    finally:
+        connection.execute(f'PRAGMA busy_timeout={int(before)}')
 
 
 # SQLite's result codes for a lock another connection held past the busy
@@ -156,10 +171,13 @@ class SqlConnection:
             self._run_statement, self._setup, self._stale = \
                 libpq.run_statement, libpq.setup, libpq.STALE
         else:
-            self._run_statement, self._stale = run_on_cursor, ()
-            # The users engine's connections wait 5 s for a lock; this
-            # connection's statements no longer than the store timeout.
-            self._setup = sqlite_busy_timeout(max(1, int(timeout * 1000)))
+            self._run_statement, self._setup, self._stale = run_on_cursor, None, ()
+        self._busy_ms = None
+        if engine.dialect.name == 'sqlite':
+            # The users engine's connections wait 5 s for a lock; the store's
+            # statements and transactions no longer than the store timeout.
+            self._busy_ms = max(1, int(timeout * 1000))
+            self._setup = sqlite_busy_timeout(self._busy_ms)
         self._local = threading.local()     # execute's connection, one per thread
         self.breaker = breaker or Breaker('sql')
 
@@ -271,9 +289,13 @@ class SqlConnection:
         for attempt in (1, 2):
             try:
                 with self.engine.begin() as connection:
+                    dbapi_connection = connection.connection.dbapi_connection
+                    if self._busy_ms is not None:
+                        return bounded_lock_wait(dbapi_connection, self._busy_ms,
+                                                 lambda: work(connection))
                     if self._watchdog is None:
                         return work(connection)
-                    with self._watchdog.guard(connection.connection.dbapi_connection.fileno()):
+                    with self._watchdog.guard(dbapi_connection.fileno()):
                         return work(connection)
             except DBAPIError as error:
                 # A pooled connection that died with a restarted server: the
@@ -282,7 +304,8 @@ class SqlConnection:
                 if attempt == 1 and error.connection_invalidated:
                     continue
                 self._unavailable(error)
-            except (StatementTimeout, SQLAlchemyError, OSError) as error:
+            except (StatementTimeout, SQLAlchemyError, OSError,
+                    self.bind.dialect.loaded_dbapi.Error) as error:
                 self._unavailable(error)
 
     @staticmethod
