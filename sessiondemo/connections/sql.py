@@ -22,6 +22,7 @@ breaker (breaker.py) refuses every statement at once but one probe per
 SQLite giving up on another writer's lock is not a hang: the database
 answered, and its readers (WAL) go on, so it opens no breaker.
 """
+import functools
 import itertools
 import logging
 import math
@@ -56,11 +57,9 @@ def sqlite_pragmas(busy_ms, foreign_keys=False):
     return on_connect
 
 
-def sqlite_busy_timeout(busy_ms):
-    """A connection's setup: its lock waits bounded by ``busy_ms``."""
-    def setup(connection):
-        connection.execute(f'PRAGMA busy_timeout={int(busy_ms)}')
-    return setup
+def set_busy_timeout(connection, busy_ms):
+    """A SQLite DBAPI connection's lock waits: at most ``busy_ms`` from now on."""
+    connection.execute(f'PRAGMA busy_timeout={int(busy_ms)}')
 
 
 def bounded_lock_wait(connection, busy_ms, work):
@@ -70,11 +69,11 @@ def bounded_lock_wait(connection, busy_ms, work):
     before = connection.execute('PRAGMA busy_timeout').fetchone()[0]
     if before == busy_ms:
         return work()
-    connection.execute(f'PRAGMA busy_timeout={int(busy_ms)}')
+    set_busy_timeout(connection, busy_ms)
     try:
         return work()
     finally:
-        connection.execute(f'PRAGMA busy_timeout={int(before)}')
+        set_busy_timeout(connection, before)
 
 
 # SQLite's result codes for a lock another connection held past the busy
@@ -177,7 +176,7 @@ class SqlConnection:
             # The users engine's connections wait 5 s for a lock; the store's
             # statements and transactions no longer than the store timeout.
             self._busy_ms = max(1, int(timeout * 1000))
-            self._setup = sqlite_busy_timeout(self._busy_ms)
+            self._setup = functools.partial(set_busy_timeout, busy_ms=self._busy_ms)
         self._local = threading.local()     # execute's connection, one per thread
         self.breaker = breaker or Breaker('sql')
 
