@@ -19,9 +19,9 @@ from the repository root, which pytest and ``python -m benchmarks.run`` put on
 from .postgres import PostgresServer
 from .process import ChildProcess, ServerError, find_binary, free_port, run, wait_until
 from .redis_servers import RedisCluster, RedisServer
-from .statements import record_statements
+from .statements import record_statements, trace_sqlite
 from .wsgi import serving
 
 __all__ = ['ChildProcess', 'PostgresServer', 'RedisCluster', 'RedisServer', 'ServerError',
-           'find_binary', 'free_port', 'record_statements', 'run', 'serving',
+           'find_binary', 'free_port', 'record_statements', 'run', 'serving', 'trace_sqlite',
            'wait_until']

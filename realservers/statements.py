@@ -3,16 +3,20 @@
 The app runs its per-request statements below SQLAlchemy (bare sqlite3 cursors;
 libpq's prepared statements on PostgreSQL), which SQLAlchemy's events never
 see; so the count comes from the database itself. SQLite: its own trace of the
-statements it runs, on connections made after the call (it empties the
-engine's pool). PostgreSQL: ``pg_stat_statements`` (PostgresServer loads it),
+statements it runs (``trace_sqlite``), on connections made after the call (it
+empties the engine's pool): the engine's, and the ones beside them that run
+the read-only statements (sessiondemo's ``sqlite_direct``). PostgreSQL: ``pg_stat_statements`` (PostgresServer loads it),
 whose counts the server updates as each statement ends, before its client has
 the answer.
 """
+import os
 import threading
 from collections import Counter
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import NullPool
+
+from sessiondemo.connections import sqlite_direct
 
 
 def record_statements(engine, keep=lambda sql: True):
@@ -21,14 +25,29 @@ def record_statements(engine, keep=lambda sql: True):
     if engine.dialect.name == 'postgresql':
         return ServerStatements(engine, keep)
     statements = []
+    trace_sqlite(engine, lambda sql: statements.append(sql) if keep(sql) else None)
+    return statements
 
+
+def trace_sqlite(engine, callback):
+    """``callback(sql)`` for every statement run on a SQLite ``engine``'s
+    file from now on, by the engine's connections or a DirectConnection
+    beside them; both kinds in use are closed first (``dispose``: a new
+    pool, and the store's connections go with the old one)."""
     def on_connect(dbapi_connection, connection_record):
-        dbapi_connection.set_trace_callback(
-            lambda sql: statements.append(sql) if keep(sql) else None)
+        dbapi_connection.set_trace_callback(callback)
 
     event.listen(engine, 'connect', on_connect)
+    database = engine.url.database
+    if database and database != ':memory:':
+        path = os.path.realpath(database)
+
+        def on_open(opened_path, connection):
+            if os.path.realpath(opened_path) == path:
+                connection.trace(callback)
+
+        sqlite_direct.listen(on_open)
     engine.dispose()
-    return statements
 
 
 class ServerStatements:

@@ -10,9 +10,8 @@ import re
 
 import pytest
 import redis
-from sqlalchemy import event
 
-from realservers import record_statements
+from realservers import record_statements, trace_sqlite
 
 READ_WINDOW = 10        # seconds between reads: inside the 60 s touch interval
 
@@ -160,7 +159,7 @@ def test_an_authenticated_read_asks_the_users_database_nothing(testapp, dbengine
     stores that delete revoked sessions, and one indexed lookup of the user's
     session epoch on the cookie store, which has nothing to delete. Counted
     where they land: SQLite's own trace of the statements it runs (the epoch
-    lookup uses a bare DBAPI cursor, which SQLAlchemy's events never see)."""
+    lookup runs below SQLAlchemy, whose events never see it)."""
     testapp.register('frodo')
     statements = []
 
@@ -169,11 +168,7 @@ def test_an_authenticated_read_asks_the_users_database_nothing(testapp, dbengine
                 r'\s*(SELECT|INSERT|UPDATE|DELETE)', statement, re.I):
             statements.append(statement)        # sql-sqlite shares the engine
 
-    def on_connect(dbapi_connection, connection_record):
-        dbapi_connection.set_trace_callback(trace)
-
-    event.listen(dbengine, 'connect', on_connect)
-    dbengine.dispose()          # every connection from now on is traced
+    trace_sqlite(dbengine, trace)       # every connection from now on is traced
     counts = []
     for _ in range(3):
         clock.advance(READ_WINDOW)

@@ -10,7 +10,9 @@ transaction, with no ``BEGIN``/``COMMIT`` round trips around it.
 On PostgreSQL (psycopg 3) the request's statements go straight to libpq (``libpq.py``):
 prepared once per connection, each run by one blocking ``PQexecPrepared`` with
 the GIL released once, where psycopg's cursor releases it around every step
-(send, wait, receive, fetch) and runs ~60 µs of Python around them.
+(send, wait, receive, fetch) and runs ~60 µs of Python around them. On a
+SQLite file the read-only ones (the session's load) run with the GIL kept
+(``sqlite_direct.py``), where sqlite3 releases it around every call.
 
 Timeouts (``session.store_timeout``): PostgreSQL gets ``connect_timeout`` and a
 server-side ``statement_timeout``, SQLite a busy timeout (on the store's
@@ -36,6 +38,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from ..config import SettingsError
 from ..errors import StoreUnavailable
 from ..timing import record_call
+from . import sqlite_direct
 from .breaker import Breaker
 from .watchdog import StatementTimeout, Watchdog
 
@@ -117,7 +120,26 @@ def uses_libpq(dialect):
     return dialect.name == 'postgresql' and dialect.driver == 'psycopg'
 
 
-def run_on_cursor(connection, prepared, statement, values, fetch):
+def run_on_sqlite(connection, direct, statement, values, fetch):
+    """A read-only statement on this thread's ``sqlite_direct`` connection
+    (None: it could not be opened), anything else or anything it hands back
+    on the sqlite3 cursor."""
+    if direct is not None:
+        result = direct.run(statement, values, fetch)
+        if result is not NotImplemented:
+            return result
+    return run_on_cursor(connection, None, statement, values, fetch)
+
+
+def sqlite_file(url):
+    """The file a SQLite URL names, or None (in memory, a ``file:`` URI)."""
+    database = url.database
+    if not database or database == ':memory:' or database.startswith('file:'):
+        return None
+    return database
+
+
+def run_on_cursor(connection, state, statement, values, fetch):
     """A compiled statement on a DBAPI cursor (sqlite3): its first row
     (``fetch='one'``), every row (``'all'``) or the number of rows it changed."""
     cursor = connection.cursor()
@@ -165,12 +187,21 @@ class SqlConnection:
             else ('isolation_level', None)
         self._watchdog = Watchdog(timeout, 'sql-store-watchdog') \
             if engine.dialect.name == 'postgresql' else None
+        # How a statement runs, and what that keeps beside each connection
+        # (``_new_state``): the names prepared on it (libpq), a connection of
+        # SQLite's own for the read-only statements (sqlite_direct), nothing.
         if uses_libpq(engine.dialect):
             from . import libpq                     # psycopg only when it is used
             self._run_statement, self._setup, self._stale = \
                 libpq.run_statement, libpq.setup, libpq.STALE
+            self._new_state = set
         else:
             self._run_statement, self._setup, self._stale = run_on_cursor, None, ()
+            self._new_state = lambda: None
+        path = sqlite_file(engine.url) if engine.dialect.name == 'sqlite' else None
+        if path is not None and sqlite_direct.available():
+            self._run_statement = run_on_sqlite
+            self._new_state = functools.partial(sqlite_direct.DirectConnection.open, path)
         self._busy_ms = None
         if engine.dialect.name == 'sqlite':
             # The users engine's connections wait 5 s for a lock; the store's
@@ -207,12 +238,12 @@ class SqlConnection:
         dbapi_error = self.bind.dialect.loaded_dbapi.Error
         for attempt in (1, 2):
             connection = self._connection(dbapi_error)
-            prepared = self._local.prepared
+            state = self._local.state
             try:
                 if self._watchdog is None:
-                    return self._run_statement(connection, prepared, statement, values, fetch)
+                    return self._run_statement(connection, state, statement, values, fetch)
                 with self._watchdog.guard(connection.fileno()):
-                    return self._run_statement(connection, prepared, statement, values, fetch)
+                    return self._run_statement(connection, state, statement, values, fetch)
             except (dbapi_error, StatementTimeout, OSError) as error:
                 if self.bind.dialect.is_disconnect(error, connection, None) \
                         or getattr(error, 'sqlstate', None) in self._stale \
@@ -255,15 +286,18 @@ class SqlConnection:
             self._drop(connection)
             self._unavailable(error)
         local.connection, local.pool = connection, self.bind.pool
-        local.prepared = set()      # names of the statements prepared on it
+        local.state = self._new_state()
         return connection
 
     def _drop(self, connection):
-        self._local.connection = None
-        try:
-            connection.close()
-        except Exception:           # already broken: nothing more to do
-            pass
+        local = self._local
+        local.connection = None
+        state, local.state = getattr(local, 'state', None), None
+        for closing in (connection, state):
+            try:
+                getattr(closing, 'close', lambda: None)()
+            except Exception:       # already broken: nothing more to do
+                pass
 
     def run(self, work):
         """``work(connection)`` on a connection of its own; StoreUnavailable on

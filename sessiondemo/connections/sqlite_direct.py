@@ -1,0 +1,223 @@
+"""Read-only statements on SQLite without releasing the GIL.
+
+Python's sqlite3 module releases the GIL around every call into SQLite: the
+statement's reset, each step, the row's fetch. A one-row SELECT on a page in
+memory takes a few µs of SQLite, but under waitress's threads each release
+hands the GIL to another thread, and getting it back can cost a context
+switch: far more than the statement. Here the same library is called through
+``ctypes.PyDLL``, which keeps the GIL for the call, on a connection of the
+serving thread's own.
+
+It is a fast path and nothing more: any statement SQLite does not call
+read-only, any value it would not bind as sqlite3 does, and any answer but a
+row or "done" (a lock, an error) goes back to the sqlite3 cursor, which waits
+(bounded by the busy timeout) and raises as before. The connection's own
+busy timeout is 0, so a lock is never waited for with the GIL held.
+"""
+import ctypes
+import ctypes.util
+
+SQLITE_OK, SQLITE_ROW, SQLITE_DONE = 0, 100, 101
+SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL = 1, 2, 3, 4, 5
+OPEN_READWRITE, OPEN_NOMUTEX = 0x2, 0x8000
+PREPARE_PERSISTENT = 0x01
+TRANSIENT = ctypes.c_void_p(-1)          # SQLite copies what it is given
+INT64 = (-2 ** 63, 2 ** 63 - 1)
+
+
+def _load():
+    name = ctypes.util.find_library('sqlite3')
+    if name is None:
+        return None
+    try:
+        lib = ctypes.PyDLL(name)
+        lib.sqlite3_prepare_v3          # SQLite 3.20 and later
+    except (OSError, AttributeError):
+        return None
+    p, i, i64, d, s = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double, ctypes.c_char_p
+    for function, restype, argtypes in [
+        ('sqlite3_open_v2', i, [s, ctypes.POINTER(p), i, s]),
+        ('sqlite3_close_v2', i, [p]),
+        ('sqlite3_prepare_v3', i, [p, s, i, ctypes.c_uint, ctypes.POINTER(p), ctypes.POINTER(p)]),
+        ('sqlite3_finalize', i, [p]),
+        ('sqlite3_stmt_readonly', i, [p]),
+        ('sqlite3_reset', i, [p]),
+        ('sqlite3_bind_int64', i, [p, i, i64]),
+        ('sqlite3_bind_double', i, [p, i, d]),
+        ('sqlite3_bind_text', i, [p, i, s, i, p]),
+        ('sqlite3_bind_blob', i, [p, i, s, i, p]),
+        ('sqlite3_bind_null', i, [p, i]),
+        ('sqlite3_step', i, [p]),
+        ('sqlite3_column_count', i, [p]),
+        ('sqlite3_column_type', i, [p, i]),
+        ('sqlite3_column_int64', i64, [p, i]),
+        ('sqlite3_column_double', d, [p, i]),
+        ('sqlite3_column_blob', p, [p, i]),
+        ('sqlite3_column_text', p, [p, i]),
+        ('sqlite3_column_bytes', i, [p, i]),
+        ('sqlite3_trace_v2', i, [p, ctypes.c_uint, p, p]),
+        ('sqlite3_expanded_sql', p, [p]),
+        ('sqlite3_free', None, [p]),
+    ]:
+        f = getattr(lib, function)
+        f.restype, f.argtypes = restype, argtypes
+    return lib
+
+
+LIB = _load()
+TRACE_STMT = 0x01
+TRACER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+                          ctypes.c_void_p)
+_OPENED = []        # listen()'s callbacks
+
+
+def available():
+    return LIB is not None
+
+
+def listen(callback):
+    """``callback(path, connection)`` for every DirectConnection opened from
+    now on, as SQLAlchemy's ``connect`` event is for the engine's: where a
+    statement counter sets ``connection.trace``."""
+    _OPENED.append(callback)
+
+
+class DirectConnection:
+    """One thread's SQLite connection for read-only statements, or ``None``
+    from ``open`` when it cannot be had (no library, no file)."""
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._statements = {}       # Statement.name -> stmt pointer, or None: not ours
+
+    @classmethod
+    def open(cls, path):
+        if LIB is None:
+            return None
+        handle = ctypes.c_void_p()
+        # No SQLITE_OPEN_CREATE: a file that is not there is the cursor's business.
+        if LIB.sqlite3_open_v2(path.encode(), ctypes.byref(handle),
+                               OPEN_READWRITE | OPEN_NOMUTEX, None) != SQLITE_OK:
+            LIB.sqlite3_close_v2(handle)
+            return None
+        connection = cls(handle)
+        for callback in _OPENED:
+            callback(path, connection)
+        return connection
+
+    def trace(self, callback):
+        """``callback(sql)`` with every statement this connection runs, as
+        sqlite3's ``set_trace_callback`` gives it (its values filled in)."""
+        def on_statement(kind, context, stmt, unexpanded):
+            text = LIB.sqlite3_expanded_sql(stmt)
+            if text:
+                try:
+                    callback(ctypes.string_at(text).decode())
+                finally:
+                    LIB.sqlite3_free(text)
+            return 0
+        self._tracer = TRACER(on_statement)     # kept alive as long as the connection
+        LIB.sqlite3_trace_v2(self._handle, TRACE_STMT,
+                             ctypes.cast(self._tracer, ctypes.c_void_p), None)
+
+    def _prepare(self, statement):
+        stmt = ctypes.c_void_p()
+        sql = statement.sql.encode()
+        if LIB.sqlite3_prepare_v3(self._handle, sql, len(sql), PREPARE_PERSISTENT,
+                                  ctypes.byref(stmt), None) != SQLITE_OK or not stmt:
+            return None
+        if not LIB.sqlite3_stmt_readonly(stmt):
+            LIB.sqlite3_finalize(stmt)
+            return None
+        return stmt
+
+    def run(self, statement, values, fetch):
+        """The rows as sqlite3 gives them (``fetch`` 'one' or 'all'), or
+        ``NotImplemented``: the cursor's to run."""
+        statements = self._statements
+        try:
+            stmt = statements[statement.name]
+        except KeyError:
+            stmt = statements[statement.name] = self._prepare(statement)
+        if stmt is None or fetch is None:
+            return NotImplemented
+        lib = LIB
+        try:
+            if not self._bind(stmt, statement.params(values)):
+                return NotImplemented
+            rows = []
+            step, column_count = lib.sqlite3_step, lib.sqlite3_column_count
+            while True:
+                code = step(stmt)
+                if code == SQLITE_DONE:
+                    break
+                if code != SQLITE_ROW:
+                    return NotImplemented
+                rows.append(tuple(self._column(stmt, index)
+                                  for index in range(column_count(stmt))))
+                if fetch == 'one':
+                    break
+        except UnicodeDecodeError:
+            return NotImplemented          # the cursor says it as sqlite3 does
+        finally:
+            lib.sqlite3_reset(stmt)        # ends the read transaction: no snapshot kept
+        if fetch == 'one':
+            return rows[0] if rows else None
+        return rows
+
+    @staticmethod
+    def _bind(stmt, params):
+        lib = LIB
+        for index, value in enumerate(params, 1):
+            kind = type(value)
+            if kind is str:
+                try:
+                    raw = value.encode()
+                except UnicodeEncodeError:
+                    return False
+                code = lib.sqlite3_bind_text(stmt, index, raw, len(raw), TRANSIENT)
+            elif kind is int or kind is bool:
+                if not INT64[0] <= value <= INT64[1]:
+                    return False
+                code = lib.sqlite3_bind_int64(stmt, index, value)
+            elif kind is float:
+                code = lib.sqlite3_bind_double(stmt, index, value)
+            elif value is None:
+                code = lib.sqlite3_bind_null(stmt, index)
+            elif kind is bytes:
+                code = lib.sqlite3_bind_blob(stmt, index, value, len(value), TRANSIENT)
+            else:
+                return False
+            if code != SQLITE_OK:
+                return False
+        return True
+
+    @staticmethod
+    def _column(stmt, index):
+        lib = LIB
+        kind = lib.sqlite3_column_type(stmt, index)
+        if kind == SQLITE_INTEGER:
+            return lib.sqlite3_column_int64(stmt, index)
+        if kind == SQLITE_FLOAT:
+            return lib.sqlite3_column_double(stmt, index)
+        if kind == SQLITE_TEXT:
+            pointer = lib.sqlite3_column_text(stmt, index)
+            return ctypes.string_at(pointer, lib.sqlite3_column_bytes(stmt, index)).decode() \
+                if pointer else ''
+        if kind == SQLITE_BLOB:
+            pointer = lib.sqlite3_column_blob(stmt, index)
+            return ctypes.string_at(pointer, lib.sqlite3_column_bytes(stmt, index)) \
+                if pointer else b''
+        return None
+
+    def close(self):
+        handle, self._handle = self._handle, None
+        if handle is None or LIB is None:
+            return
+        for stmt in self._statements.values():
+            if stmt is not None:
+                LIB.sqlite3_finalize(stmt)
+        self._statements = {}
+        LIB.sqlite3_close_v2(handle)
+
+    __del__ = close

@@ -1,0 +1,170 @@
+"""The SQL store's read-only statements on a SQLite file run on a connection
+of SQLite's own, with the GIL kept (connections/sqlite_direct.py): the same
+rows as sqlite3's cursor, everything else and every lock still the cursor's."""
+import sqlite3
+
+import pytest
+from sqlalchemy import (Column, Float, Integer, LargeBinary, MetaData, String, Table, bindparam,
+                        create_engine, event, select, text)
+
+from sessiondemo.connections import sqlite_direct
+from sessiondemo.connections.breaker import Breaker
+from sessiondemo.connections.sql import SqlConnection, make_engine
+from sessiondemo.errors import StoreUnavailable
+
+metadata = MetaData()
+things = Table('things', metadata, Column('id', Integer, primary_key=True), Column('name', String),
+               Column('weight', Float), Column('raw', LargeBinary))
+ROWS = [dict(id=-2 ** 63, name='', weight=-1.5e-300, raw=b''),
+        dict(id=1, name='héllo \x00 wörld ✓ 𝄞', weight=1733512345.9876543, raw=b'\x00\xff\x01'),
+        dict(id=2 ** 63 - 1, name=None, weight=None, raw=None)]
+EVERY_ROW_FROM = select(things).where(things.c.id >= bindparam('low')).order_by(things.c.id)
+
+
+class Traced:
+    """The statements run on the engine's sqlite3 connections and on the
+    direct ones, apart."""
+
+    def __init__(self, engine):
+        self.cursor, self.direct = [], []
+        event.listen(engine, 'connect',
+                     lambda dbapi, record: dbapi.set_trace_callback(self.cursor.append))
+        sqlite_direct.listen(lambda path, connection: connection.trace(self.direct.append)
+                             if path == engine.url.database else None)
+        engine.dispose()
+
+    def clear(self):
+        self.cursor.clear()
+        self.direct.clear()
+
+
+@pytest.fixture
+def database(tmp_path):
+    path = str(tmp_path / 'store.sqlite')
+    engine = make_engine(f'sqlite:///{path}', 0.2)
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(things.insert(), ROWS)
+    connection = SqlConnection(engine, timeout=0.2, breaker=Breaker('sql', hung_after=0.9 * 0.2))
+    yield path, connection
+    engine.dispose()
+
+
+def direct_of(connection):
+    """The serving thread's direct connection (made with its first statement)."""
+    return connection._local.state
+
+
+def test_a_read_runs_on_the_direct_connection_and_gives_what_sqlite3_gives(database):
+    path, connection = database
+    traced = Traced(connection.bind)
+    read = connection.compile(EVERY_ROW_FROM)
+    everything = connection.execute(read, {'low': -2 ** 63}, fetch='all')
+    first = connection.execute(read, {'low': 0}, fetch='one')
+    none = connection.execute(read, {'low': 2 ** 62}, fetch='one')
+    last = connection.execute(read, {'low': 2 ** 63 - 1}, fetch='all')
+
+    expected = sqlite3.connect(path).execute(read.sql, (-2 ** 63,)).fetchall()
+    assert everything == expected == [tuple(row.values()) for row in ROWS]
+    assert [type(value) for value in everything[1]] == [int, str, float, bytes]
+    assert first == expected[1] and none == expected[2] and last == [expected[2]]
+    assert len(traced.direct) == 4 and all('FROM things' in sql for sql in traced.direct)
+    assert '-9223372036854775808' in traced.direct[0]      # traced with its values
+    assert not [sql for sql in traced.cursor if 'things' in sql]
+
+
+def test_a_write_runs_on_the_sqlite3_cursor(database):
+    """Even one that returns rows: a write may wait for a lock, and its commit
+    for the disk."""
+    path, connection = database
+    traced = Traced(connection.bind)
+    rename = connection.compile(things.update().where(things.c.id == bindparam('id'))
+                                .values(name=bindparam('name')))
+    assert connection.execute(rename, {'id': 1, 'name': 'Sam'}) == 1
+    assert connection.execute(connection.compile(select(things.c.name).where(
+        things.c.id == bindparam('id'))), {'id': 1}, fetch='one') == ('Sam',)
+    returning = connection.compile(things.update().where(things.c.id == bindparam('id'))
+                                   .values(name=bindparam('name')).returning(things.c.name))
+    assert connection.execute(returning, {'id': 1, 'name': 'Rosie'}, fetch='one') == ('Rosie',)
+    assert [sql.split()[0] for sql in traced.cursor if 'things' in sql] == ['UPDATE', 'UPDATE']
+    assert [sql.split()[0] for sql in traced.direct] == ['SELECT']
+
+
+def test_a_read_keeps_no_snapshot_and_sees_every_commit(database):
+    """Each read is its own read transaction, ended with it: a checkpoint can
+    empty the log at once, and a row committed meanwhile is read next time."""
+    path, connection = database
+    first = connection.compile(EVERY_ROW_FROM)
+    assert connection.execute(first, {'low': -2 ** 63}, fetch='one') == tuple(ROWS[0].values())
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("UPDATE things SET name = 'changed' WHERE id = -9223372036854775808")
+    busy, _, _ = other.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone()
+    assert busy == 0
+    assert connection.execute(first, {'low': -2 ** 63}, fetch='one')[1] == 'changed'
+    other.close()
+
+
+def test_a_lock_is_waited_for_by_the_cursor_never_with_the_gil_held(tmp_path):
+    """The direct connection waits for no lock (a busy timeout of 0): a read
+    behind one goes back to sqlite3's cursor, which waits the store timeout
+    with the GIL released and fails as a 503 that opens no breaker."""
+    path = str(tmp_path / 'rollback-journal.sqlite')
+    engine = make_engine(f'sqlite:///{path}', 0.2)
+    metadata.create_all(engine)
+    with engine.begin() as setup:
+        setup.exec_driver_sql('PRAGMA journal_mode=DELETE')   # readers wait for writers
+    connection = SqlConnection(engine, timeout=0.2, breaker=Breaker('sql', hung_after=0.9 * 0.2))
+    busy_timeout = connection.compile(text('PRAGMA busy_timeout'))
+    assert connection.execute(busy_timeout, {}, fetch='one') == (0,)     # the direct one's
+    assert connection._local.connection.execute('PRAGMA busy_timeout').fetchone() == (200,)
+
+    read = connection.compile(EVERY_ROW_FROM)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute('BEGIN EXCLUSIVE')
+    try:
+        assert direct_of(connection).run(read, {'low': 0}, 'all') is NotImplemented
+        with pytest.raises(StoreUnavailable) as raised:
+            connection.execute(read, {'low': 0}, fetch='all')
+        assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
+    finally:
+        writer.rollback()
+        writer.close()
+    assert connection.breaker.state == 'closed'
+    assert connection.execute(read, {'low': 0}, fetch='all') == []
+    engine.dispose()
+
+
+def test_what_the_direct_connection_cannot_say_as_sqlite3_does_goes_to_the_cursor(database):
+    """A text column that is not UTF-8 is sqlite3's error (a 503), and a value
+    it would not bind (beyond 64 bits) sqlite3's OverflowError, as before."""
+    path, connection = database
+    with sqlite3.connect(path) as other:
+        other.execute("UPDATE things SET name = CAST(x'ff' AS TEXT) WHERE id = 1")
+    read = connection.compile(EVERY_ROW_FROM)
+    connection.execute(read, {'low': 2 ** 63 - 1}, fetch='one')
+    assert direct_of(connection).run(read, {'low': 0}, 'one') is NotImplemented
+    with pytest.raises(StoreUnavailable) as raised:
+        connection.execute(read, {'low': 0}, fetch='one')
+    assert 'decode' in str(raised.value.__cause__)
+    assert direct_of(connection).run(read, {'low': 2 ** 63}, 'one') is NotImplemented
+    with pytest.raises(OverflowError):
+        connection.execute(read, {'low': 2 ** 63}, fetch='one')
+
+
+def test_the_direct_connection_goes_with_the_engine_pool_it_came_with(database):
+    path, connection = database
+    read = connection.compile(EVERY_ROW_FROM)
+    connection.execute(read, {'low': 0}, fetch='one')
+    before = direct_of(connection)
+    connection.bind.dispose()
+    connection.execute(read, {'low': 0}, fetch='one')
+    assert direct_of(connection) is not before and before._handle is None
+
+
+def test_a_file_uri_or_memory_database_stays_on_the_cursor(tmp_path):
+    for url in ('sqlite://', f'sqlite:///file:{tmp_path}/uri.sqlite?uri=true'):
+        engine = create_engine(url)
+        connection = SqlConnection(engine, timeout=0.2)
+        assert connection.execute(connection.compile(text('SELECT 1')), {}, fetch='one') == (1,)
+        assert direct_of(connection) is None
+        engine.dispose()
