@@ -46,6 +46,7 @@ def start_up_error(settings):
     ('session.memory.max_sessions', '0'),
     ('session.store_timeout', 'never'),
     ('session.store_probe_interval', '0'),
+    ('session.sql.synchronous', 'off'),
     ('observe.enabled', 'sometimes'),
     ('metrics.allow_from', '127.0.0.1/33'),
     ('metrics.allow_from', 'localhost'),

@@ -6,6 +6,7 @@ test_store_protocol.py's; this is how SQL keeps it: rows, timeouts, scripts.
 import enum
 import hashlib
 import json
+import shutil
 import sqlite3
 import time
 
@@ -265,3 +266,28 @@ def test_a_sqlite_lock_held_past_the_timeout_is_a_503_in_time_but_no_hang(tmp_pa
         waits = pooled.exec_driver_sql('PRAGMA busy_timeout').scalar()
     assert waits == (200 if engine == 'own' else 5000)
     bind.dispose()
+
+
+
+@pytest.mark.parametrize('store', ['sql-sqlite'])
+@pytest.mark.parametrize('engine', ['own', 'users'])
+@pytest.mark.parametrize('setting, expected', [(None, 1), ('normal', 1), ('full', 2)])
+def test_session_writes_wait_for_the_disk_as_session_sql_synchronous_says(
+        app_settings, make_app_client, tmp_path, db_template, engine, setting, expected):
+    """SQLite's synchronous on the store's own connections (its reads and
+    session writes): NORMAL unless ``full`` is asked for. The users engine's
+    pooled connections (the users' rows, the deny list, the throttle) keep
+    SQLite's FULL whatever the setting."""
+    if engine == 'own':
+        sessions_file = tmp_path / 'sessions.sqlite'
+        shutil.copy(db_template, sessions_file)
+        app_settings['session.sql.url'] = f'sqlite:///{sessions_file}'
+    if setting is not None:
+        app_settings['session.sql.synchronous'] = setting
+    client = make_app_client(app_settings)
+    client.register('frodo')
+    store = client.app.registry.session_backend.store
+    own = store.connection._local.connection       # this thread's, as register used it
+    assert own.execute('PRAGMA synchronous').fetchone() == (expected,)
+    with client.app.registry['dbengine'].connect() as pooled:
+        assert pooled.exec_driver_sql('PRAGMA synchronous').scalar() == 2

@@ -51,6 +51,8 @@ def read(settings):
         redis=read_redis(settings),
         sql_url=sql_url,
         sql_url_key='session.sql.url' if sql_url else 'sqlalchemy.url',
+        sql_synchronous=as_choice(settings, 'session.sql.synchronous', 'normal',
+                                  ('normal', 'full')),
     )
     throttle_store = as_choice(settings, 'auth.throttle_store', 'auto', THROTTLE_STORES)
     if throttle_store == 'auto':

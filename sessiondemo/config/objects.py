@@ -46,6 +46,7 @@ class SessionSettings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     sql_url: str = ''                           # '' = the users database
     sql_url_key: str = 'sqlalchemy.url'         # which key named it, for errors
+    sql_synchronous: str = 'normal'             # SQLite: when a session write waits for the disk
 
 
 @dataclass(frozen=True)
