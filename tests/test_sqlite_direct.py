@@ -1,6 +1,8 @@
-"""The SQL store's read-only statements on a SQLite file run on a connection
-of SQLite's own, with the GIL kept (connections/sqlite_direct.py): the same
-rows as sqlite3's cursor, everything else and every lock still the cursor's."""
+"""The SQL store's statements on a SQLite file run on a connection of SQLite's
+own, with the GIL kept (connections/sqlite_direct.py): the same rows and
+counts as sqlite3's cursor; a write only when its commit does not wait for
+the disk, the log's checkpoint and every lock still the cursor's."""
+import os
 import sqlite3
 
 import pytest
@@ -73,21 +75,62 @@ def test_a_read_runs_on_the_direct_connection_and_gives_what_sqlite3_gives(datab
     assert not [sql for sql in traced.cursor if 'things' in sql]
 
 
-def test_a_write_runs_on_the_sqlite3_cursor(database):
-    """Even one that returns rows: a write may wait for a lock, and its commit
-    for the disk."""
+@pytest.mark.parametrize('synchronous', ['normal', 'full'])
+def test_a_write_runs_there_only_when_its_commit_does_not_wait_for_the_disk(
+        database, synchronous):
+    """synchronous=NORMAL: a write runs on the direct connection and says how
+    many rows it changed, as the cursor does. FULL (an fsync per commit):
+    on the cursor. A write's rows (RETURNING) are the cursor's either way."""
+    path, connection = database
+    connection = SqlConnection(connection.bind, timeout=0.2, synchronous=synchronous)
+    traced = Traced(connection.bind)
+    rename = connection.compile(things.update().where(things.c.id == bindparam('id'))
+                                .values(name=bindparam('name')))
+    upsert = connection.compile(connection.insert(things).values(
+        id=bindparam('id'), name=bindparam('name')).on_conflict_do_update(
+        index_elements=[things.c.id], set_={'name': bindparam('name')}))
+    assert connection.execute(rename, {'id': 1, 'name': 'Sam'}) == 1
+    assert connection.execute(rename, {'id': 5, 'name': 'nobody'}) == 0
+    assert connection.execute(upsert, {'id': 1, 'name': 'Rosie'}) == 1
+    assert connection.execute(upsert, {'id': 6, 'name': 'Merry'}) == 1
+    returning = connection.compile(things.update().where(things.c.id == bindparam('id'))
+                                   .values(name=bindparam('name')).returning(things.c.name))
+    assert connection.execute(returning, {'id': 6, 'name': 'Pippin'}, fetch='one') == \
+        ('Pippin',)
+    names = sqlite3.connect(path).execute('SELECT id, name FROM things WHERE id IN (1, 6)')
+    assert names.fetchall() == [(1, 'Rosie'), (6, 'Pippin')]
+
+    pragma = connection.compile(text('PRAGMA synchronous'))
+    assert connection.execute(pragma, {}, fetch='one') == \
+        ((1,) if synchronous == 'normal' else (2,))         # the direct connection's own
+
+    writes = ['UPDATE', 'UPDATE', 'INSERT', 'INSERT']
+    on_cursor = [sql.split()[0] for sql in traced.cursor if 'things' in sql]
+    on_direct = [sql.split()[0] for sql in traced.direct]
+    if synchronous == 'normal':
+        assert (on_direct, on_cursor) == (writes + ['PRAGMA'], ['UPDATE'])
+    else:
+        assert (on_direct, on_cursor) == (['PRAGMA'], writes + ['UPDATE'])
+
+
+def test_the_log_is_checkpointed_on_the_cursor_not_with_the_gil_held(database):
+    """The direct connection's commits never checkpoint (a WAL hook replaces
+    SQLite's automatic one); once the log passes SQLite's 1000 pages, the
+    next write's caller checkpoints it on the sqlite3 connection, and the
+    log starts over instead of growing."""
     path, connection = database
     traced = Traced(connection.bind)
     rename = connection.compile(things.update().where(things.c.id == bindparam('id'))
                                 .values(name=bindparam('name')))
-    assert connection.execute(rename, {'id': 1, 'name': 'Sam'}) == 1
-    assert connection.execute(connection.compile(select(things.c.name).where(
-        things.c.id == bindparam('id'))), {'id': 1}, fetch='one') == ('Sam',)
-    returning = connection.compile(things.update().where(things.c.id == bindparam('id'))
-                                   .values(name=bindparam('name')).returning(things.c.name))
-    assert connection.execute(returning, {'id': 1, 'name': 'Rosie'}, fetch='one') == ('Rosie',)
-    assert [sql.split()[0] for sql in traced.cursor if 'things' in sql] == ['UPDATE', 'UPDATE']
-    assert [sql.split()[0] for sql in traced.direct] == ['SELECT']
+    big = 'x' * 3000                # a page or so of log per write
+    frames = []
+    for n in range(1600):
+        assert connection.execute(rename, {'id': 1, 'name': f'{n}{big}'}) == 1
+        if n % 100 == 99:
+            frames.append(os.path.getsize(path + '-wal') // 4120)
+    checkpoints = [sql for sql in traced.cursor if 'wal_checkpoint' in sql]
+    assert len(checkpoints) >= 1 and len(traced.direct) == 1600
+    assert max(frames) < 1400, frames                  # started over after the checkpoint
 
 
 def test_a_read_keeps_no_snapshot_and_sees_every_commit(database):
@@ -123,6 +166,8 @@ def test_a_lock_is_waited_for_by_the_cursor_never_with_the_gil_held(tmp_path):
     writer.execute('BEGIN EXCLUSIVE')
     try:
         assert direct_of(connection).run(read, {'low': 0}, 'all') is NotImplemented
+        delete = connection.compile(things.delete().where(things.c.id == bindparam('id')))
+        assert direct_of(connection).run(delete, {'id': 1}, None) is NotImplemented
         with pytest.raises(StoreUnavailable) as raised:
             connection.execute(read, {'low': 0}, fetch='all')
         assert isinstance(raised.value.__cause__, sqlite3.OperationalError)

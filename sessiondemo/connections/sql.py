@@ -11,8 +11,9 @@ On PostgreSQL (psycopg 3) the request's statements go straight to libpq (``libpq
 prepared once per connection, each run by one blocking ``PQexecPrepared`` with
 the GIL released once, where psycopg's cursor releases it around every step
 (send, wait, receive, fetch) and runs ~60 µs of Python around them. On a
-SQLite file the read-only ones (the session's load) run with the GIL kept
-(``sqlite_direct.py``), where sqlite3 releases it around every call.
+SQLite file they run with the GIL kept (``sqlite_direct.py``), where sqlite3
+releases it around every call: the reads, and the writes whose commit does
+not wait for the disk (``session.sql.synchronous`` normal).
 
 Timeouts (``session.store_timeout``): PostgreSQL gets ``connect_timeout`` and a
 server-side ``statement_timeout``, SQLite a busy timeout (on the store's
@@ -134,14 +135,26 @@ def uses_libpq(dialect):
 
 
 def run_on_sqlite(connection, direct, statement, values, fetch):
-    """A read-only statement on this thread's ``sqlite_direct`` connection
-    (None: it could not be opened), anything else or anything it hands back
-    on the sqlite3 cursor."""
+    """A statement on this thread's ``sqlite_direct`` connection (None: it
+    could not be opened), and what it hands back on the sqlite3 cursor. The
+    log's checkpoint, when a write there made it due, on the cursor's
+    connection: it waits for the disk, with the GIL released."""
     if direct is not None:
         result = direct.run(statement, values, fetch)
         if result is not NotImplemented:
+            if fetch is None and direct.checkpoint_due():
+                checkpoint(connection)
             return result
     return run_on_cursor(connection, None, statement, values, fetch)
+
+
+def checkpoint(connection):
+    """As much of the log into the database as no reader needs (PASSIVE:
+    no waiting); a failure leaves the log for the next one."""
+    try:
+        connection.execute('PRAGMA wal_checkpoint(PASSIVE)').fetchall()
+    except connection.Error as error:       # sqlite3's own
+        log.warning('SQLite checkpoint failed: %s', error)
 
 
 def sqlite_file(url):
@@ -215,7 +228,9 @@ class SqlConnection:
         path = sqlite_file(engine.url) if engine.dialect.name == 'sqlite' else None
         if path is not None and sqlite_direct.available():
             self._run_statement = run_on_sqlite
-            self._new_state = functools.partial(sqlite_direct.DirectConnection.open, path)
+            # Writes too, when their commit does not wait for the disk.
+            self._new_state = functools.partial(sqlite_direct.DirectConnection.open, path,
+                                                writes=synchronous == 'normal')
         self._busy_ms = None
         if engine.dialect.name == 'sqlite':
             # The users engine's connections wait 5 s for a lock; the store's

@@ -1,4 +1,4 @@
-"""Read-only statements on SQLite without releasing the GIL.
+"""The session store's statements on SQLite without releasing the GIL.
 
 Python's sqlite3 module releases the GIL around every call into SQLite: the
 statement's reset, each step, the row's fetch. A one-row SELECT on a page in
@@ -8,11 +8,19 @@ switch: far more than the statement. Here the same library is called through
 ``ctypes.PyDLL``, which keeps the GIL for the call, on a connection of the
 serving thread's own.
 
-It is a fast path and nothing more: any statement SQLite does not call
-read-only, any value it would not bind as sqlite3 does, and any answer but a
-row or "done" (a lock, an error) goes back to the sqlite3 cursor, which waits
-(bounded by the busy timeout) and raises as before. The connection's own
-busy timeout is 0, so a lock is never waited for with the GIL held.
+What runs here: a read-only statement's rows, and (``writes``) a write's
+count of changed rows when its commit does not wait for the disk
+(synchronous=NORMAL; with FULL every commit is an fsync, never to be held
+the GIL through). The log's checkpoint, which does wait for the disk, is
+not this connection's either: a WAL hook in place of SQLite's automatic one
+says when it is due (``checkpoint_due``), and the caller runs it on the
+sqlite3 connection, with the GIL released.
+
+It is a fast path and nothing more: any value it would not bind as sqlite3
+does, any text that is not UTF-8, and any answer but a row or "done" (a
+lock, an error: SQLite has then changed nothing) goes back to the sqlite3
+cursor, which waits (bounded by the busy timeout) and raises as before. This
+connection's own busy timeout is 0: no lock is waited for with the GIL held.
 """
 import ctypes
 import ctypes.util
@@ -20,6 +28,7 @@ import ctypes.util
 SQLITE_OK, SQLITE_ROW, SQLITE_DONE = 0, 100, 101
 SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL = 1, 2, 3, 4, 5
 OPEN_READWRITE, OPEN_NOMUTEX = 0x2, 0x8000
+CHECKPOINT_PAGES = 1000         # SQLite's own automatic checkpoint's threshold
 PREPARE_PERSISTENT = 0x01
 TRANSIENT = ctypes.c_void_p(-1)          # SQLite copies what it is given
 INT64 = (-2 ** 63, 2 ** 63 - 1)
@@ -55,6 +64,9 @@ def _load():
         ('sqlite3_column_blob', p, [p, i]),
         ('sqlite3_column_text', p, [p, i]),
         ('sqlite3_column_bytes', i, [p, i]),
+        ('sqlite3_changes', i, [p]),
+        ('sqlite3_exec', i, [p, s, p, p, p]),
+        ('sqlite3_wal_hook', p, [p, p, p]),
         ('sqlite3_trace_v2', i, [p, ctypes.c_uint, p, p]),
         ('sqlite3_expanded_sql', p, [p]),
         ('sqlite3_free', None, [p]),
@@ -68,6 +80,8 @@ LIB = _load()
 TRACE_STMT = 0x01
 TRACER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
                           ctypes.c_void_p)
+WAL_HOOK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p,
+                            ctypes.c_int)
 _OPENED = []        # listen()'s callbacks
 
 
@@ -83,15 +97,26 @@ def listen(callback):
 
 
 class DirectConnection:
-    """One thread's SQLite connection for read-only statements, or ``None``
-    from ``open`` when it cannot be had (no library, no file)."""
+    """One thread's SQLite connection, or ``None`` from ``open`` when it
+    cannot be had (no library, no file)."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, writes):
         self._handle = handle
-        self._statements = {}       # Statement.name -> stmt pointer, or None: not ours
+        self._writes = writes
+        self._statements = {}       # Statement.name -> (stmt pointer, read-only), or None
+        self._due = due = [False]       # not self: no cycle keeps the connection open
+        if writes:
+            def on_commit(context, handle, database, pages):
+                if pages >= CHECKPOINT_PAGES:
+                    due[0] = True
+                return SQLITE_OK
+            # In place of the automatic checkpoint (a hook replaces it).
+            self._wal_hook = WAL_HOOK(on_commit)
+            LIB.sqlite3_wal_hook(handle, ctypes.cast(self._wal_hook, ctypes.c_void_p), None)
 
     @classmethod
-    def open(cls, path):
+    def open(cls, path, writes=False):
+        """``writes``: run writes too, their commits not waiting for the disk."""
         if LIB is None:
             return None
         handle = ctypes.c_void_p()
@@ -100,7 +125,11 @@ class DirectConnection:
                                OPEN_READWRITE | OPEN_NOMUTEX, None) != SQLITE_OK:
             LIB.sqlite3_close_v2(handle)
             return None
-        connection = cls(handle)
+        if writes and LIB.sqlite3_exec(handle, b'PRAGMA synchronous=NORMAL',
+                                       None, None, None) != SQLITE_OK:
+            LIB.sqlite3_close_v2(handle)
+            return None
+        connection = cls(handle, writes)
         for callback in _OPENED:
             callback(path, connection)
         return connection
@@ -120,27 +149,40 @@ class DirectConnection:
         LIB.sqlite3_trace_v2(self._handle, TRACE_STMT,
                              ctypes.cast(self._tracer, ctypes.c_void_p), None)
 
+    def checkpoint_due(self):
+        """Whether the log has grown past SQLite's threshold since the last
+        call said so: a checkpoint is the caller's to run."""
+        due = self._due
+        if due[0]:
+            due[0] = False
+            return True
+        return False
+
     def _prepare(self, statement):
         stmt = ctypes.c_void_p()
         sql = statement.sql.encode()
         if LIB.sqlite3_prepare_v3(self._handle, sql, len(sql), PREPARE_PERSISTENT,
                                   ctypes.byref(stmt), None) != SQLITE_OK or not stmt:
             return None
-        if not LIB.sqlite3_stmt_readonly(stmt):
+        read_only = bool(LIB.sqlite3_stmt_readonly(stmt))
+        if not read_only and not self._writes:
             LIB.sqlite3_finalize(stmt)
             return None
-        return stmt
+        return stmt, read_only
 
     def run(self, statement, values, fetch):
-        """The rows as sqlite3 gives them (``fetch`` 'one' or 'all'), or
-        ``NotImplemented``: the cursor's to run."""
+        """The rows as sqlite3 gives them (``fetch`` 'one' or 'all') of a
+        read-only statement, the number of rows a write changed (``fetch``
+        None), or ``NotImplemented``: the cursor's to run."""
         statements = self._statements
         try:
-            stmt = statements[statement.name]
+            prepared = statements[statement.name]
         except KeyError:
-            stmt = statements[statement.name] = self._prepare(statement)
-        if stmt is None or fetch is None:
+            prepared = statements[statement.name] = self._prepare(statement)
+        # A write's rows (RETURNING) and a read's "rows changed" are sqlite3's.
+        if prepared is None or prepared[1] != (fetch is not None):
             return NotImplemented
+        stmt = prepared[0]
         lib = LIB
         try:
             if not self._bind(stmt, statement.params(values)):
@@ -161,6 +203,8 @@ class DirectConnection:
             return NotImplemented          # the cursor says it as sqlite3 does
         finally:
             lib.sqlite3_reset(stmt)        # ends the read transaction: no snapshot kept
+        if fetch is None:
+            return lib.sqlite3_changes(self._handle)
         if fetch == 'one':
             return rows[0] if rows else None
         return rows
@@ -214,9 +258,9 @@ class DirectConnection:
         handle, self._handle = self._handle, None
         if handle is None or LIB is None:
             return
-        for stmt in self._statements.values():
-            if stmt is not None:
-                LIB.sqlite3_finalize(stmt)
+        for prepared in self._statements.values():
+            if prepared is not None:
+                LIB.sqlite3_finalize(prepared[0])
         self._statements = {}
         LIB.sqlite3_close_v2(handle)
 
