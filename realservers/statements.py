@@ -11,6 +11,7 @@ the answer.
 """
 import os
 import threading
+import weakref
 from collections import Counter
 
 from sqlalchemy import create_engine, event, text
@@ -32,8 +33,9 @@ def record_statements(engine, keep=lambda sql: True):
 def trace_sqlite(engine, callback):
     """``callback(sql)`` for every statement run on a SQLite ``engine``'s
     file from now on, by the engine's connections or a DirectConnection
-    beside them; both kinds in use are closed first (``dispose``: a new
-    pool, and the store's connections go with the old one)."""
+    beside them, for as long as the engine lives. Those in use are not used
+    again (``dispose``: a new pool; the store drops its connections from the
+    old one at each thread's next statement)."""
     def on_connect(dbapi_connection, connection_record):
         dbapi_connection.set_trace_callback(callback)
 
@@ -47,6 +49,7 @@ def trace_sqlite(engine, callback):
                 connection.trace(callback)
 
         sqlite_direct.listen(on_open)
+        weakref.finalize(engine, sqlite_direct.unlisten, on_open)
     engine.dispose()
 
 

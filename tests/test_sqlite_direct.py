@@ -4,6 +4,7 @@ counts as sqlite3's cursor; a write only when its commit does not wait for
 the disk, the log's checkpoint and every lock still the cursor's."""
 import os
 import sqlite3
+import weakref
 
 import pytest
 from sqlalchemy import (Column, Float, Integer, LargeBinary, MetaData, String, Table, bindparam,
@@ -31,8 +32,10 @@ class Traced:
         self.cursor, self.direct = [], []
         event.listen(engine, 'connect',
                      lambda dbapi, record: dbapi.set_trace_callback(self.cursor.append))
-        sqlite_direct.listen(lambda path, connection: connection.trace(self.direct.append)
-                             if path == engine.url.database else None)
+        on_open = (lambda path, connection: connection.trace(self.direct.append)
+                   if path == engine.url.database else None)
+        sqlite_direct.listen(on_open)
+        weakref.finalize(engine, sqlite_direct.unlisten, on_open)
         engine.dispose()
 
     def clear(self):
@@ -91,26 +94,28 @@ def test_a_write_runs_there_only_when_its_commit_does_not_wait_for_the_disk(
         index_elements=[things.c.id], set_={'name': bindparam('name')}))
     assert connection.execute(rename, {'id': 1, 'name': 'Sam'}) == 1
     assert connection.execute(rename, {'id': 5, 'name': 'nobody'}) == 0
-    assert connection.execute(upsert, {'id': 1, 'name': 'Rosie'}) == 1
+    assert connection.execute(upsert, {'id': 1, 'name': 'Ro\x00sie ✓ 𝄞'}) == 1
     assert connection.execute(upsert, {'id': 6, 'name': 'Merry'}) == 1
     returning = connection.compile(things.update().where(things.c.id == bindparam('id'))
                                    .values(name=bindparam('name')).returning(things.c.name))
     assert connection.execute(returning, {'id': 6, 'name': 'Pippin'}, fetch='one') == \
         ('Pippin',)
+    # Not a row's change (DDL): the cursor's count, -1, not the last change's.
+    assert connection.execute(connection.compile(text('CREATE TABLE more (n INTEGER)')), {}) == -1
     names = sqlite3.connect(path).execute('SELECT id, name FROM things WHERE id IN (1, 6)')
-    assert names.fetchall() == [(1, 'Rosie'), (6, 'Pippin')]
+    assert names.fetchall() == [(1, 'Ro\x00sie ✓ 𝄞'), (6, 'Pippin')]
 
     pragma = connection.compile(text('PRAGMA synchronous'))
     assert connection.execute(pragma, {}, fetch='one') == \
         ((1,) if synchronous == 'normal' else (2,))         # the direct connection's own
 
     writes = ['UPDATE', 'UPDATE', 'INSERT', 'INSERT']
-    on_cursor = [sql.split()[0] for sql in traced.cursor if 'things' in sql]
+    on_cursor = [sql.split()[0] for sql in traced.cursor if 'things' in sql or 'more' in sql]
     on_direct = [sql.split()[0] for sql in traced.direct]
     if synchronous == 'normal':
-        assert (on_direct, on_cursor) == (writes + ['PRAGMA'], ['UPDATE'])
+        assert (on_direct, on_cursor) == (writes + ['PRAGMA'], ['UPDATE', 'CREATE'])
     else:
-        assert (on_direct, on_cursor) == (['PRAGMA'], writes + ['UPDATE'])
+        assert (on_direct, on_cursor) == (['PRAGMA'], writes + ['UPDATE', 'CREATE'])
 
 
 def test_the_log_is_checkpointed_on_the_cursor_not_with_the_gil_held(database):
@@ -150,9 +155,11 @@ def test_a_read_keeps_no_snapshot_and_sees_every_commit(database):
 def test_a_lock_is_waited_for_by_the_cursor_never_with_the_gil_held(tmp_path):
     """The direct connection waits for no lock (a busy timeout of 0): a read
     behind one goes back to sqlite3's cursor, which waits the store timeout
-    with the GIL released and fails as a 503 that opens no breaker."""
+    with the GIL released and fails as a 503 that opens no breaker. Not in
+    WAL mode, where each commit syncs whatever synchronous says, the writes
+    are the cursor's."""
     path = str(tmp_path / 'rollback-journal.sqlite')
-    engine = make_engine(f'sqlite:///{path}', 0.2)
+    engine = create_engine(f'sqlite:///{path}')        # not make_engine's: no WAL
     metadata.create_all(engine)
     with engine.begin() as setup:
         setup.exec_driver_sql('PRAGMA journal_mode=DELETE')   # readers wait for writers
@@ -161,13 +168,16 @@ def test_a_lock_is_waited_for_by_the_cursor_never_with_the_gil_held(tmp_path):
     assert connection.execute(busy_timeout, {}, fetch='one') == (0,)     # the direct one's
     assert connection._local.connection.execute('PRAGMA busy_timeout').fetchone() == (200,)
 
+    traced = Traced(engine)
+    delete = connection.compile(things.delete().where(things.c.id == bindparam('id')))
+    assert connection.execute(delete, {'id': 1}) == 0
+    assert [sql for sql in traced.cursor if 'things' in sql] and not traced.direct
+
     read = connection.compile(EVERY_ROW_FROM)
     writer = sqlite3.connect(path, isolation_level=None)
     writer.execute('BEGIN EXCLUSIVE')
     try:
         assert direct_of(connection).run(read, {'low': 0}, 'all') is NotImplemented
-        delete = connection.compile(things.delete().where(things.c.id == bindparam('id')))
-        assert direct_of(connection).run(delete, {'id': 1}, None) is NotImplemented
         with pytest.raises(StoreUnavailable) as raised:
             connection.execute(read, {'low': 0}, fetch='all')
         assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
@@ -176,6 +186,72 @@ def test_a_lock_is_waited_for_by_the_cursor_never_with_the_gil_held(tmp_path):
         writer.close()
     assert connection.breaker.state == 'closed'
     assert connection.execute(read, {'low': 0}, fetch='all') == []
+    engine.dispose()
+
+
+def test_a_write_behind_a_lock_is_handed_to_the_cursor_without_waiting(database):
+    path, connection = database
+    delete = connection.compile(things.delete().where(things.c.id == bindparam('id')))
+    connection.execute(delete, {'id': 5})
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute('BEGIN IMMEDIATE')
+    try:
+        assert direct_of(connection).run(delete, {'id': 1}, None) is NotImplemented
+        with pytest.raises(StoreUnavailable):
+            connection.execute(delete, {'id': 1})
+    finally:
+        writer.rollback()
+        writer.close()
+    assert connection.breaker.state == 'closed'
+    assert connection.execute(delete, {'id': 1}) == 1
+
+
+def test_a_failed_write_is_raised_as_sqlite3_would_and_never_run_again(database):
+    """Not a lock: SQLite may have committed before it failed, so the cursor
+    does not try it again. A 503, caused by sqlite3's exception with
+    SQLite's code."""
+    path, connection = database
+    traced = Traced(connection.bind)
+    insert = connection.compile(things.insert().values(id=bindparam('id'), name=bindparam('n')))
+    with pytest.raises(StoreUnavailable) as raised:
+        connection.execute(insert, {'id': 1, 'n': 'twice'})
+    cause = raised.value.__cause__
+    assert isinstance(cause, sqlite3.OperationalError) and 'UNIQUE' in str(cause)
+    assert cause.sqlite_errorcode & 0xFF == sqlite3.SQLITE_CONSTRAINT
+    assert [sql.split()[0] for sql in traced.direct] == ['INSERT']
+    assert not [sql for sql in traced.cursor if 'things' in sql]
+
+
+def test_a_statement_that_opens_a_transaction_leaves_none_open(database):
+    """BEGIN is "read-only" to SQLite: run there, it would keep every read
+    after it in one transaction (one old snapshot). It is rolled back and
+    handed to the cursor; the reads after it stay the direct connection's,
+    each its own."""
+    path, connection = database
+    begin = connection.compile(text('BEGIN'))
+    read = connection.compile(EVERY_ROW_FROM)
+    connection.execute(read, {'low': 0}, fetch='one')
+    assert direct_of(connection).run(begin, {}, 'all') is NotImplemented
+    assert direct_of(connection).run(read, {'low': 1}, 'one')[1] == ROWS[1]['name']
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("UPDATE things SET name = 'changed' WHERE id = 1")
+    assert other.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone()[0] == 0   # no snapshot
+    assert direct_of(connection).run(read, {'low': 1}, 'one')[1] == 'changed'
+    assert direct_of(connection).run(begin, {}, 'all') is NotImplemented    # not tried again
+    other.close()
+
+
+def test_named_parameters_are_the_cursors(tmp_path):
+    path = str(tmp_path / 'named.sqlite')
+    engine = create_engine(f'sqlite:///{path}', paramstyle='named')
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(things.insert(), ROWS)
+    connection = SqlConnection(engine, timeout=0.2)
+    traced = Traced(engine)
+    read = connection.compile(EVERY_ROW_FROM)
+    assert connection.execute(read, {'low': 0}, fetch='one')[0] == 1
+    assert [sql for sql in traced.cursor if 'things' in sql] and not traced.direct
     engine.dispose()
 
 

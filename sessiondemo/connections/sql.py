@@ -318,8 +318,8 @@ class SqlConnection:
         except (dbapi_error, OSError) as error:
             self._drop(connection)
             self._unavailable(error)
-        local.connection, local.pool = connection, self.bind.pool
-        local.state = self._new_state()
+        state = self._new_state()
+        local.connection, local.pool, local.state = connection, self.bind.pool, state
         return connection
 
     def _drop(self, connection):
