@@ -51,6 +51,8 @@ def settings_that_change_figures(registry):
         'tm.annotate_user': registry.settings.get('tm.annotate_user'),
         'session.touch_interval': getattr(timeouts, 'touch_interval', None),
         'session.idle_timeout': getattr(timeouts, 'idle', None),
+        # SQL on SQLite: whether a session write's commit waits for the disk.
+        'session.sql.synchronous': registry.app_settings.session.sql_synchronous,
     }
 
 

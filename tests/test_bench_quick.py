@@ -99,6 +99,7 @@ class TestReport:
         settings = results['targets']['memory']['settings']
         assert settings['auth.bcrypt_rounds'] == 4
         assert settings['tm.annotate_user'] is False
+        assert settings['session.sql.synchronous'] == 'normal'
 
 
 class TestFiguresThatDoNotDependOnSpeed:
