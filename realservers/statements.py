@@ -30,10 +30,11 @@ def record_statements(engine, keep=lambda sql: True):
     return statements
 
 
-def trace_sqlite(engine, callback):
+def trace_sqlite(engine, callback, direct=None):
     """``callback(sql)`` for every statement run on a SQLite ``engine``'s
     file from now on, by the engine's connections or a DirectConnection
-    beside them, for as long as the engine lives. Those in use are not used
+    beside them (``direct(sql)`` for those, when given), for as long as the
+    engine lives. Those in use are not used
     again (``dispose``: a new pool; the store drops its connections from the
     old one at each thread's next statement)."""
     def on_connect(dbapi_connection, connection_record):
@@ -46,7 +47,7 @@ def trace_sqlite(engine, callback):
 
         def on_open(opened_path, connection):
             if os.path.realpath(opened_path) == path:
-                connection.trace(callback)
+                connection.trace(direct or callback)
 
         sqlite_direct.listen(on_open)
         weakref.finalize(engine, sqlite_direct.unlisten, on_open)

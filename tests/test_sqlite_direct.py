@@ -4,13 +4,12 @@ counts as sqlite3's cursor; a write only when its commit does not wait for
 the disk, the log's checkpoint and every lock still the cursor's."""
 import os
 import sqlite3
-import weakref
 
 import pytest
 from sqlalchemy import (Column, Float, Integer, LargeBinary, MetaData, String, Table, bindparam,
-                        create_engine, event, select, text)
+                        create_engine, select, text)
 
-from sessiondemo.connections import sqlite_direct
+from realservers import trace_sqlite
 from sessiondemo.connections.breaker import Breaker
 from sessiondemo.connections.sql import SqlConnection, make_engine
 from sessiondemo.errors import StoreUnavailable
@@ -30,13 +29,7 @@ class Traced:
 
     def __init__(self, engine):
         self.cursor, self.direct = [], []
-        event.listen(engine, 'connect',
-                     lambda dbapi, record: dbapi.set_trace_callback(self.cursor.append))
-        on_open = (lambda path, connection: connection.trace(self.direct.append)
-                   if path == engine.url.database else None)
-        sqlite_direct.listen(on_open)
-        weakref.finalize(engine, sqlite_direct.unlisten, on_open)
-        engine.dispose()
+        trace_sqlite(engine, self.cursor.append, self.direct.append)
 
     def clear(self):
         self.cursor.clear()

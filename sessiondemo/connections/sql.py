@@ -93,18 +93,13 @@ def bounded_lock_wait(connection, busy_ms, work):
         set_busy_timeout(connection, before)
 
 
-# SQLite's result codes for a lock another connection held past the busy
-# timeout (extended codes keep the primary one in their low byte).
-SQLITE_BUSY, SQLITE_LOCKED = 5, 6
-
-
 def waited_for_a_lock(error):
     """Whether ``error`` (a DBAPI error, or SQLAlchemy's around one) is SQLite
     giving up on another writer's lock: the database answered, busy; a 503
     for this statement, but no sign of a hung server for the breaker."""
     error = getattr(error, 'orig', None) or error
     code = getattr(error, 'sqlite_errorcode', None)
-    return code is not None and code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
+    return code is not None and code & 0xFF in sqlite_direct.LOCK_CODES
 
 
 _NAMES = itertools.count(1)
@@ -216,7 +211,7 @@ class SqlConnection:
             if engine.dialect.name == 'postgresql' else None
         # How a statement runs, and what that keeps beside each connection
         # (``_new_state``): the names prepared on it (libpq), a connection of
-        # SQLite's own for the read-only statements (sqlite_direct), nothing.
+        # SQLite's own that keeps the GIL (sqlite_direct), nothing.
         if uses_libpq(engine.dialect):
             from . import libpq                     # psycopg only when it is used
             self._run_statement, self._setup, self._stale = \

@@ -33,7 +33,9 @@ one's locks on the same file (SQLite's "How To Corrupt", 2.2.1).
 import ctypes
 import sqlite3
 
-SQLITE_OK, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_ROW, SQLITE_DONE = 0, 5, 6, 100, 101
+SQLITE_OK, SQLITE_ROW, SQLITE_DONE = 0, 100, 101
+# Another connection's lock (extended codes keep the primary one in their low byte).
+LOCK_CODES = (5, 6)             # SQLITE_BUSY, SQLITE_LOCKED
 SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL = 1, 2, 3, 4, 5
 OPEN_READWRITE, OPEN_NOMUTEX = 0x2, 0x8000
 CHECKPOINT_PAGES = 1000         # SQLite's own automatic checkpoint's threshold
@@ -243,7 +245,7 @@ class DirectConnection:
                 if code == SQLITE_DONE:
                     break
                 if code != SQLITE_ROW:
-                    if fetch is None and code & 0xFF not in (SQLITE_BUSY, SQLITE_LOCKED):
+                    if fetch is None and code & 0xFF not in LOCK_CODES:
                         raise self._error()     # maybe after its commit: never run twice
                     return NotImplemented
                 rows.append(tuple(self._column(stmt, index)
