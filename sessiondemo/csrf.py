@@ -30,7 +30,7 @@ from zope.interface import implementer
 
 from . import entropy
 from .headers import NO_STORE
-from .sessions.cookies import read_cookie
+from .sessions.cookies import SetCookie, read_cookie
 from .sessions.signing import Signer
 
 NONCE_KEY = 'sessiondemo.csrf_nonce'      # this request's new nonce, in the environ
@@ -43,6 +43,7 @@ class BoundCSRFPolicy:
         self.backend = backend
         self.cookie_name = cookie_name
         self.secure = secure
+        self.cookie = SetCookie(cookie_name, secure=secure)    # HttpOnly, SameSite=Lax
 
     def _binding(self, request, create=False):
         sid = self.backend.session_id(request)
@@ -58,8 +59,7 @@ class BoundCSRFPolicy:
         request.environ[NONCE_KEY] = nonce
 
         def set_cookie(request, response):
-            response.set_cookie(self.cookie_name, nonce, path='/', secure=self.secure,
-                                httponly=True, samesite='Lax')
+            response.headerlist.append(('Set-Cookie', self.cookie(nonce)))
         request.add_response_callback(set_cookie)
         return nonce
 

@@ -57,7 +57,11 @@ def bcrypt_rounds(settings, production, key='auth.bcrypt_rounds'):
 
 
 def cookie_settings(settings, production):
+    from ..sessions.cookies import COOKIE_NAME     # the cookie grammar lives there
     name = as_text(settings, 'session.cookie_name', 'sid')
+    if not COOKIE_NAME.fullmatch(name):
+        raise SettingsError(f'session.cookie_name: {name!r} is not a cookie name '
+                            '(letters, digits and !#$%&\'*+-.^_`|~)')
     secure = as_bool(settings, 'session.cookie_secure', False)
     if production and not secure:
         raise SettingsError('session.cookie_secure: must be true in production')
