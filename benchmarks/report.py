@@ -86,7 +86,9 @@ def notes(results):
         'The benchmark apps are sessiondemo unchanged, served by pserve from a generated '
         'ini with `use = call:benchmarks.instrumented:main`, which adds only the '
         'GET /__bench__/stats path (record counts, SQL statement and Redis round-trip '
-        'counters, RSS) and GET /__bench__/gc (a collection before memory readings).',
+        'counters, RSS) and GET /__bench__/gc (a collection before memory readings). '
+        'SQLite\'s statements are counted by a trace (a Python callback per statement) that '
+        'starts with the round-trip probe, so no app pays it while it serves load.',
     ]
     profile = results.get('profile')
     if isinstance(profile, dict) and 'error' not in profile:

@@ -194,7 +194,7 @@ class StoreTarget(Target):
         return self.stats(app)['records']
 
     def rss_bytes(self, app=None):
-        return get_json((app or self.app).base_url + '/__bench__/stats?counters')['rss_bytes']
+        return get_json((app or self.app).base_url + '/__bench__/stats?rss')['rss_bytes']
 
     def settings_report(self):
         return self.stats()['settings']
