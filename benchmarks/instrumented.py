@@ -122,23 +122,66 @@ def count_redis_round_trips(client, counter):
         pool.reset()
 
 
+def count_link_round_trips(connection, counter):
+    """Count the commands sent on the serving threads' own connections
+    (connections/redis.py's ``Link``: hiredis on the socket, past redis-py's
+    ``send_packed_command``): one per ``RedisConnection._command``, which
+    ``command`` looks up on every call (the store and the throttle keep
+    ``command`` bound), wrapped on this one object, not its class. A cluster's
+    commands go through the client instead, counted there."""
+    if connection.cluster:
+        return
+    send = connection._command
+
+    def counted(args):
+        counter()
+        return send(args)
+    connection._command = counted
+
+
+class RoundTrips:
+    """The counters of ``?counters``, from its first reading on.
+
+    Counting costs what it counts: SQLite's trace is a Python callback per
+    statement, Redis's a Python frame per command. The apps that serve load
+    never read them (the interleaved rounds, the locust scenarios before the
+    round-trip probe), so they count nothing and pay nothing."""
+
+    def __init__(self, backend):
+        store = getattr(backend, 'store', None)       # None for the cookie store
+        self.backend = backend
+        # Counted by the database (the store runs its statements below
+        # SQLAlchemy); the store's and the throttle's tables only, so that the
+        # users database is not counted when it shares the engine.
+        self.sql_statements = StoreStatements(getattr(store, 'bind', None))
+        self.redis = StatementCounter()
+        self._lock = threading.Lock()
+        self._started = False
+
+    def _start(self):
+        if self.backend.name == 'redis':
+            store = self.backend.store
+            count_redis_round_trips(redis_client(store), self.redis)
+            count_link_round_trips(store.connection, self.redis)
+
+    def read(self):
+        with self._lock:
+            if not self._started:
+                self._started = True
+                self._start()
+        return {'store': self.backend.name, 'sql_statements': self.sql_statements.count(),
+                'redis_round_trips': self.redis.count}
+
+
 def main(global_config, **settings):
     app = sessiondemo_main(global_config, **settings)
     backend = app.registry.session_backend
     store = getattr(backend, 'store', None)          # None for the cookie store
-    engine = getattr(store, 'bind', None)            # the SQL store's engine
-    # Counted by the database (the store runs its statements below
-    # SQLAlchemy); the store's and the throttle's tables only, so that the
-    # users database is not counted when it shares the engine.
-    sql_statements = StoreStatements(engine)
-    redis_trips = StatementCounter()
-    if backend.name == 'redis':
-        count_redis_round_trips(redis_client(store), redis_trips)
+    round_trips = RoundTrips(backend)
 
     def stats(query):
         if query == 'counters':
-            return {'store': backend.name, 'sql_statements': sql_statements.count(),
-                    'redis_round_trips': redis_trips.count}
+            return round_trips.read()
         if query == 'rss':
             return {'rss_bytes': rss_bytes()}
         return {'store': backend.name, 'rss_bytes': rss_bytes(),

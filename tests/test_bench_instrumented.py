@@ -4,20 +4,24 @@ callback, starts with the first counters reading, so apps that serve load and
 never ask for it never pay it."""
 import json
 
+import pytest
 from sqlalchemy import create_engine
 
 from benchmarks import instrumented
 from benchmarks.profile import Client, PASSWORD
 from sessiondemo.scripts.initialize_db import upgrade
 
+from .helpers import fresh_prefix
 
-def make_client(tmp_path):
+
+def make_client(tmp_path, **store):
     url = f'sqlite:///{tmp_path / "users.sqlite"}'
     engine = create_engine(url)
     upgrade(engine)
     engine.dispose()
     app = instrumented.main({}, **{'sqlalchemy.url': url, 'session.store': 'sql',
-                                   'session.secrets': 'p' * 48, 'auth.bcrypt_rounds': '4'})
+                                   'session.secrets': 'p' * 48, 'auth.bcrypt_rounds': '4',
+                                   **store})
     client = Client(app)
     client.csrf = json.loads(client.call('GET', '/api/csrf'))['csrf_token']
     client.call('POST', '/api/register',
@@ -46,6 +50,25 @@ def test_sqlite_statements_are_counted_from_the_first_reading_only(tmp_path):
     assert counters(client)['sql_statements'] == 1          # the session's SELECT
     client.call('PATCH', '/api/session/data', b'{"k": 9}')
     assert counters(client)['sql_statements'] == 3          # its SELECT and UPDATE
+
+
+def test_redis_round_trips_are_counted_from_the_first_reading_only(tmp_path, redis_server):
+    """Those on the serving threads' own connections (a session's GET, its
+    compare-and-set script) as well as the client's (the login throttle's)."""
+    client = make_client(tmp_path, **{'session.store': 'redis',
+                                      'session.redis.url': redis_server.url,
+                                      'session.redis.prefix': fresh_prefix()})
+    client.call('GET', '/api/me')
+    client.call('PATCH', '/api/session/data', b'{"k": 1}')
+    assert counters(client)['redis_round_trips'] == 0
+    client.call('GET', '/api/me')
+    assert counters(client)['redis_round_trips'] == 1           # GET
+    client.call('PATCH', '/api/session/data', b'{"k": 2}')
+    assert counters(client)['redis_round_trips'] == 3           # GET, EVALSHA
+    with pytest.raises(RuntimeError, match='401'):
+        client.call('POST', '/api/login',
+                    json.dumps({'username': 'frodo', 'password': 'wrong password'}).encode())
+    assert counters(client)['redis_round_trips'] > 3            # the throttle's, by the client
 
 
 def test_the_stats_paths_answer_without_counting(tmp_path):
