@@ -47,16 +47,21 @@ def notes(results):
         'and off under wrk: every target\'s app (a fresh process, one client logged in), the '
         'bare Pyramid app and two memory-store apps (observability on, off) ran at once '
         'after every per-target step, idle until their turn, and all targets were measured in '
-        f'the same {s["tax_repeats"]} interleaved rounds: each round ran wrk (1 thread, '
-        f'8 connections, {s["tax_duration"]} s a run) on every app in turn, in an order that '
-        'starts one app later every round, on its public endpoint, its read and its write '
+        f'the same {s["tax_repeats"]} interleaved rounds: each round visited every app in '
+        'turn, in an order that starts one app later every round, and ran wrk (1 thread, '
+        f'8 connections, {s["tax_duration"]} s a run) twice on each of its requests, in '
+        'mirrored slices (public, read, write, write, read, public; the first request '
+        'moves on by one every round): a target\'s public endpoint, its read and its write '
         '(PATCH /api/session/data, a new {"k": n} body on every request, the client\'s CSRF '
-        'token); the bare app on its one view, the observability apps on the read'
+        'token); the bare app its one view, the observability apps the read'
         + rounds_took(results) +
-        '. Each req/s is the median of its app\'s runs, and every ratio divides figures of '
-        'the same rounds, so a slow patch of the machine (here a figure can move 2-3x in '
-        'minutes) falls on both sides of it. Session tax: "retained" is the ratio of the two '
-        'medians (read ÷ public) of the same server process and the session tax is '
+        '. A request\'s figure in a round is the mean of its two slices, whose times '
+        'average to the middle of the visit for every request, so a drift of the machine '
+        'linear over the visit cancels out of a ratio of one app\'s requests (here the '
+        'speed moves 2-3x over minutes and up to 2x from one second to the next). Each '
+        'req/s is the median of its app\'s rounds. Session tax: "retained" is the median '
+        'of the rounds\' read ÷ public ratios, of the same server process (so not the '
+        'quotient of the two medians printed beside it), and the session tax is '
         '1 − retained, as a percentage (lower is better). The wrk CPU column is wrk\'s own '
         'CPU use over the run (100 % = one core) beside the server\'s. The public endpoint '
         'is GET /api/csrf: GET /healthz pings the store (a Redis PING or a SQL SELECT 1), '
@@ -65,7 +70,7 @@ def notes(results):
         'Framework overhead (row 11): a bare Pyramid app (one JSON view returning a '
         'constant, benchmarks/peers/bare_pyramid.py) under the same waitress settings, '
         'measured with the same wrk settings in the same rounds; each target\'s public and '
-        'read req/s from row 10 are divided by the median of its runs'
+        'read req/s from row 10 are divided by the median of its rounds'
         + (f' ({floor["rps"]:.0f} req/s).' if floor.get('rps') else '.'),
         'The peers run the reader, writer, churn and mix scenarios (not the anonymous one: '
         'it needs the HTML pages). Like sessiondemo they take the same JSON requests, check '
@@ -156,9 +161,11 @@ def tax_summary(results):
     for name, figures in results['targets'].items():
         tax, overhead = figures.get('tax'), figures.get('overhead')
         if isinstance(tax, dict) and 'error' not in tax:
+            rounds = tax.get('retained_per_round') or [tax['retained']]
             line = (f'{figures["label"]}: session tax {tax["tax_percent"]:.0f} % (retained '
-                    f'{tax["retained"]:.2f} = {tax["read_rps"]:.0f} / {tax["public_rps"]:.0f} '
-                    f'req/s')
+                    f'{tax["retained"]:.2f}, the median of {len(rounds)} rounds\' read ÷ public, '
+                    f'{min(rounds):.2f}–{max(rounds):.2f}; medians {tax["read_rps"]:.0f} / '
+                    f'{tax["public_rps"]:.0f} req/s')
             if isinstance(overhead, dict) and 'error' not in overhead:
                 line += (f'; ÷ bare Pyramid: public {overhead["public_over_bare"]:.2f}, '
                          f'read {overhead["read_over_bare"]:.2f}')

@@ -1,15 +1,22 @@
 """Rows 10 and 11, the writes against the peers and the read with observability
 on and off, from one set of interleaved wrk rounds.
 
-The machine's speed drifts by 2-3x over minutes, so a ratio of two figures
-taken minutes apart says more about the drift than about the apps. Here every
+The machine's speed drifts by 2-3x over minutes, and by up to 2x from one
+second to the next (a CPU loop timed in 0.25 s slices on the benchmark machine
+ran 1.6M to 3.4M iterations, with no steal time counted), so a ratio of two
+figures taken apart says more about the drift than about the apps. Here every
 target's app (a fresh process, one client logged in), the bare Pyramid app and
 the memory store's two observability apps run at once, idle until their turn;
-each round visits them all, in an order that moves on by one app every round,
-and runs wrk on each target's public endpoint, its read and its write (the
-bare app: its one view; the observability apps: the read). A figure is the
-median of one app's runs; a ratio divides figures of the same rounds, and its
-per-round ratios show how far the drift moved it.
+each round visits them all, in an order that moves on by one app every round.
+A visit runs wrk on each of the app's requests (a target's public endpoint, its
+read and its write; the bare app its one view; the observability apps the
+read) in mirrored slices, public, read, write, write, read, public: each
+request's round figure is the mean of its two slices, whose times average to
+the middle of the visit for every request, so a drift linear over the visit
+cancels out of the ratios of one app's requests. Those ratios (the session
+tax, the write over the app's own read) are the median of the rounds' ratios;
+a ratio of two apps (one over its peer, over the bare app) divides the medians
+of their rounds, and its per-round ratios show how far the drift moved it.
 """
 import os
 import statistics
@@ -25,6 +32,7 @@ from .peers.targets import PyramidRedisPeer, SignedCookiePeer, bare_app
 PUBLIC, READ, WRITE = '/api/csrf', '/api/me', '/api/session/data'
 KINDS = {'public': ('GET', PUBLIC), 'read': ('GET', READ), 'write': ('PATCH', WRITE)}
 BARE, OBSERVE = 'bare', 'observe-'
+SLICES = 2          # wrk runs of each request in a visit (mirrored)
 
 # Issue 10's acceptance: each store's same-kind peer, and how far ahead its
 # read must be (None: no same-kind peer; its write is judged against its read).
@@ -62,11 +70,39 @@ class Unit:
                          'write': (WRITE, load.write_patch_script(self.work_dir, cookies,
                                                                   client.token), True)}
 
+    def visit(self, duration, tick=lambda kind: None, shift=0):
+        """One round's runs: each request in two slices of ``duration`` s,
+        mirrored (A B C C B A), and its round figure the mean of the two. The
+        order of the requests starts ``shift`` later (the round's index), so
+        that no request is always the first to wake the idle app."""
+        kinds = list(self.requests)
+        kinds = kinds[shift % len(kinds):] + kinds[:shift % len(kinds)]
+        slices = {}
+        for kind in kinds + kinds[::-1]:
+            tick(kind)
+            slices.setdefault(kind, []).append(self.run(kind, duration))
+        for kind in kinds:
+            self.runs.setdefault(kind, []).append(round_figure(slices[kind]))
+
     def run(self, kind, duration):
         path, script, count_refusals = self.requests[kind]
-        self.runs.setdefault(kind, []).append(load.wrk_once(
-            self.app.base_url + path, script, duration, load.WRK_CONNECTIONS,
-            os.path.join(self.work_dir, 'wrk.log'), self.app.pid, count_refusals))
+        try:
+            return load.wrk_once(self.app.base_url + path, script, duration,
+                                 load.WRK_CONNECTIONS, os.path.join(self.work_dir, 'wrk.log'),
+                                 self.app.pid, count_refusals)
+        except Exception as error:
+            raise RuntimeError(f'{kind}: {type(error).__name__}: {error}') from error
+
+
+def round_figure(slices):
+    """A request's figure in one round: its slices' mean req/s and CPU shares,
+    their requests and refusals summed, each slice's req/s kept."""
+    return {'rps': statistics.fmean(run['rps'] for run in slices),
+            'requests': sum(run['requests'] for run in slices),
+            'non_2xx': sum(run['non_2xx'] for run in slices),
+            'wrk_cpu_share': statistics.fmean(run['wrk_cpu_share'] for run in slices),
+            'server_cpu_share': statistics.fmean(run['server_cpu_share'] for run in slices),
+            'slices': [run['rps'] for run in slices]}
 
 
 def make_units(targets, run_dir, skip):
@@ -104,7 +140,7 @@ def get_ready(target, unit):
 
 
 def measure(targets, s, run_dir, progress, skip=(), stopping=None):
-    """The rounds: ``s['tax_repeats']`` of them, each a wrk run of
+    """The rounds: ``s['tax_repeats']`` of them, each two wrk runs (slices) of
     ``s['tax_duration']`` s on every request of every app. Every app is stopped
     by its pid on the way out. Returns the raw runs of each app (or its error)."""
     repeats, duration = s['tax_repeats'], s['tax_duration']
@@ -120,7 +156,7 @@ def measure(targets, s, run_dir, progress, skip=(), stopping=None):
             except Exception as error:          # noqa: BLE001 - that app's figures say so
                 unit.error = f'{type(error).__name__}: {error}'
         ready = [unit for _, unit in units if unit.error is None]
-        runs = sum(len(unit.requests) for unit in ready) * repeats
+        runs = sum(len(unit.requests) for unit in ready) * repeats * SLICES
         progress.step('all targets at once', f'interleaved wrk rounds ({runs} runs)',
                       runs * (duration + 0.3))
         started, orders = time.monotonic(), []
@@ -129,17 +165,18 @@ def measure(targets, s, run_dir, progress, skip=(), stopping=None):
             order = ready[shift:] + ready[:shift]       # each round starts one app later
             orders.append([unit.name for unit in order if unit.error is None])
             for unit in order:
-                for kind in list(unit.requests):
-                    if unit.error is not None:
-                        break
+                if unit.error is not None:
+                    continue
+
+                def tick(kind, unit=unit, index=index):
                     if stopping is not None and stopping.is_set():
                         raise KeyboardInterrupt()
                     progress.tick(f'round {index + 1}/{repeats}: {unit.label} {kind}')
-                    try:
-                        unit.run(kind, duration)
-                    except Exception as error:      # noqa: BLE001 - as above
-                        unit.error = f'{kind}: {type(error).__name__}: {error}'
-        return {'generator': load.wrk_settings(repeats, duration), 'rounds': repeats,
+                try:
+                    unit.visit(duration, tick, shift=index)
+                except Exception as error:      # noqa: BLE001 - as above
+                    unit.error = str(error)
+        return {'generator': load.wrk_settings(repeats, duration, slices=SLICES), 'rounds': repeats,
                 'orders': orders, 'seconds': round(time.monotonic() - started, 1),
                 'apps': {unit.name: {'label': unit.label, 'error': unit.error}
                          if unit.error else {'label': unit.label, 'runs': unit.runs}
@@ -159,14 +196,15 @@ def cpu(runs, key):
 
 
 def per_round(above, below):
-    """The ratio of two apps' runs round by round (the same rounds, in order)."""
+    """The ratio of two series of runs round by round (the same rounds, in order)."""
     return [a['rps'] / b['rps'] for a, b in zip(above, below)]
 
 
 def tax(runs, generator):
-    """Row 10: the read's median req/s over the public endpoint's, of the same app."""
+    """Row 10: the median of the rounds' read over public, of the same app (the
+    medians of each are its req/s figures)."""
     public, read = median_rps(runs['public']), median_rps(runs['read'])
-    retained = read / public
+    retained = statistics.median(per_round(runs['read'], runs['public']))
     return {'generator': generator, 'read_path': READ, 'public_path': PUBLIC,
             'read_rps': read, 'public_rps': public,
             'retained': retained, 'tax_percent': 100 * (1 - retained),
@@ -212,8 +250,8 @@ def against_peer(name, runs, apps, store=True):
     figures = {'read_rps': median_rps(runs['read']), 'write_rps': median_rps(runs['write']),
                'write_non_2xx': sum(run['non_2xx'] for run in runs['write']),
                'write_requests': sum(run['requests'] for run in runs['write'])}
-    figures['write_over_own_read'] = figures['write_rps'] / figures['read_rps']
     figures['write_over_own_read_per_round'] = per_round(runs['write'], runs['read'])
+    figures['write_over_own_read'] = statistics.median(figures['write_over_own_read_per_round'])
     peer_class, read_asked = SAME_KIND_PEER.get(name, (None, None))
     peer = apps.get(peer_class.name) if peer_class else None
     figures['peer'] = peer_class.name if peer_class else None

@@ -39,10 +39,11 @@ SCENARIOS = ['reader', 'writer', 'churn', 'anonymous', 'mix']
 MODES = {
     # duration/users: each locust scenario; sessions: row 2; wave: rows 2 and 6;
     # clients: rows 1, 5, 7; tax: the interleaved wrk rounds (benchmarks.rounds:
-    # rows 10, 11, the writes against the peers), how many and seconds per run;
+    # rows 10, 11, the writes against the peers), how many, and seconds per wrk run
+    # (each request runs twice a round, in mirrored slices);
     # profile: row 12's requests per round and rounds per endpoint (benchmarks.profile).
     'full': dict(duration=8, users=10, sessions=2000, wave=400, clients=50,
-                 tax_repeats=5, tax_duration=2, roundtrip_repeats=20,
+                 tax_repeats=5, tax_duration=1, roundtrip_repeats=20,
                  profile_requests=500, profile_rounds=5),
     'quick': dict(duration=3, users=1, sessions=60, wave=20, clients=5,
                   tax_repeats=2, tax_duration=1, roundtrip_repeats=3,
@@ -118,7 +119,7 @@ def plan_seconds(targets, s, quick):
     # The rounds: every target's public, read and write, the bare app's one view,
     # the memory store's read with observability on and off; start-ups overlap.
     runs = 3 * len(targets) + 1 + (2 if any(t.name == 'memory' for t in targets) else 0)
-    in_rounds = runs * s['tax_repeats'] * (s['tax_duration'] + 0.3) + 3 + runs / 3
+    in_rounds = runs * s['tax_repeats'] * 2 * (s['tax_duration'] + 0.3) + 3 + runs / 3
     return sum(per_target(t) for t in targets) + 3 * 3 + 10 + in_rounds + \
         profile_seconds(stores, s)
 

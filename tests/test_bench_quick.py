@@ -11,6 +11,7 @@ checks the profile's layer accounting on its own, in process, on memory alone.
 import io
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -155,7 +156,11 @@ class TestFiguresThatDoNotDependOnSpeed:
         for name in STORES + PEERS:
             tax = results['targets'][name]['tax']
             assert tax['generator'].startswith('wrk')
-            assert 0 < tax['retained'] == pytest.approx(tax['read_rps'] / tax['public_rps'])
+            # The median of the rounds' ratios of the same visit, not a ratio of medians.
+            paired = [read['rps'] / public['rps']
+                      for read, public in zip(tax['runs']['read'], tax['runs']['public'])]
+            assert tax['retained_per_round'] == pytest.approx(paired)
+            assert 0 < tax['retained'] == pytest.approx(statistics.median(paired))
             assert tax['tax_percent'] == pytest.approx(100 * (1 - tax['retained']))
         header = results['rows']['10']['tables'][0]['header']
         assert 'session tax (1 − read/public)' in header and 'retained (read/public)' in header
@@ -213,6 +218,10 @@ class TestInterleavedRounds:
             runs = rounds['apps'][name]['runs']
             assert sorted(runs) == ['public', 'read', 'write'], name
             assert all(len(kind) == repeats for kind in runs.values()), name
+            # Each round's figure: the mean of two wrk slices (mirrored in the visit).
+            for figure in (run for kind in runs.values() for run in kind):
+                assert len(figure['slices']) == 2 and min(figure['slices']) > 0, name
+                assert figure['rps'] == pytest.approx(statistics.fmean(figure['slices']))
             # Row 10 is made of these very runs; so is the write.
             tax, write = results['targets'][name]['tax'], results['targets'][name]['write']
             assert tax['runs'] == {'public': runs['public'], 'read': runs['read']}, name
