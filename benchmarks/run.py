@@ -43,7 +43,7 @@ MODES = {
     # (each request runs twice a round, in mirrored slices);
     # profile: row 12's requests per round and rounds per endpoint (benchmarks.profile).
     'full': dict(duration=8, users=10, sessions=2000, wave=400, clients=50,
-                 tax_repeats=5, tax_duration=1, roundtrip_repeats=20,
+                 tax_repeats=9, tax_duration=1, roundtrip_repeats=20,
                  profile_requests=500, profile_rounds=5),
     'quick': dict(duration=3, users=1, sessions=60, wave=20, clients=5,
                   tax_repeats=2, tax_duration=1, roundtrip_repeats=3,
