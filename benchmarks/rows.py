@@ -106,7 +106,9 @@ def size_per_10k_sessions(t):
     def waves(e):
         held = e['records_after_each_wave']
         reclaimed = max(0, len(held) * e['wave_size'] - held[-1])
-        return [' / '.join(str(h) for h in held) + f' (waves of {e["wave_size"]})',
+        retried = e.get('logins_retried_after_503')
+        return [' / '.join(str(h) for h in held) + f' (waves of {e["wave_size"]}'
+                + (f'; {retried} logins answered 503 and tried again' if retried else '') + ')',
                 'nothing to reclaim' if held[-1] == 0 else
                 f'{"yes" if e["bounded"] else "no"} ({reclaimed} reclaimed)']
     return head, size + cells(t, 'expiry', waves, 2)

@@ -80,3 +80,78 @@ def test_the_median_of_the_rounds_ratios_is_the_tax_not_the_ratio_of_medians():
     assert tax['retained'] == pytest.approx(0.9)
     assert (tax['read_rps'], tax['public_rps']) == (1200, 1500)
     assert statistics.median([900, 1800, 1200]) / 1500 != pytest.approx(tax['retained'])
+
+
+# The harness's logins: a store that timed out is asked again, and it says so.
+class FlakyLogins:
+    """An HTTP server whose first ``failures`` logins answer 503 (Retry-After: 0)."""
+
+    def __init__(self, failures):
+        import http.server
+        import threading
+        lock, state = threading.Lock(), {'failures': failures, 'logins': 0}
+        self.state = state
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body, headers=()):
+                data = body.encode()
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self.answer(200, '{"csrf_token": "t"}')
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers['Content-Length']))
+                with lock:
+                    state['logins'] += 1
+                    failing = state['failures'] > 0
+                    state['failures'] -= failing
+                if failing:
+                    self.answer(503, '{"error": {"code": "store_unavailable"}}',
+                                [('Retry-After', '0')])
+                else:
+                    self.answer(200, '{}', [('Set-Cookie', 'session=x; Path=/')])
+
+        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.base_url = f'http://127.0.0.1:{self.server.server_port}'
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Target:
+    name, cookie_name = 'flaky', 'session'
+
+    class context:
+        password = 'pw'
+
+
+def test_a_login_answered_503_is_tried_again_and_counted():
+    from benchmarks import probes
+    retried = []
+    with FlakyLogins(failures=2) as server:
+        probes.create_sessions(Target, 4, ['a', 'b'], base_url=server.base_url, retried=retried)
+    assert len(retried) == 2 and server.state['logins'] == 6
+
+
+def test_a_store_that_stays_down_is_an_error_after_the_retries():
+    from benchmarks import probes
+    with FlakyLogins(failures=100) as server:
+        with pytest.raises(RuntimeError, match='login on flaky: 503'):
+            probes.create_sessions(Target, 1, ['a'], base_url=server.base_url)
+    assert server.state['logins'] == probes.LOGIN_RETRIES + 1
