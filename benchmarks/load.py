@@ -167,6 +167,6 @@ def write_patch_script(work_dir, cookie_header, csrf_token, key='k'):
     return script
 
 
-def wrk_settings(repeats, duration, connections=WRK_CONNECTIONS, slices=2):
+def wrk_settings(repeats, duration, slices, connections=WRK_CONNECTIONS):
     return (f'wrk (1 thread, {connections} connections, {repeats} rounds of {slices} '
             f'mirrored {duration} s runs)')

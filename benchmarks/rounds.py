@@ -32,7 +32,7 @@ from .peers.targets import PyramidRedisPeer, SignedCookiePeer, bare_app
 PUBLIC, READ, WRITE = '/api/csrf', '/api/me', '/api/session/data'
 KINDS = {'public': ('GET', PUBLIC), 'read': ('GET', READ), 'write': ('PATCH', WRITE)}
 BARE, OBSERVE = 'bare', 'observe-'
-SLICES = 2          # wrk runs of each request in a visit (mirrored)
+SLICES = 2          # wrk runs of each request in a visit: a mirrored pair (visit)
 
 # Issue 10's acceptance: each store's same-kind peer, and how far ahead its
 # read must be (None: no same-kind peer; its write is judged against its read).
@@ -176,7 +176,7 @@ def measure(targets, s, run_dir, progress, skip=(), stopping=None):
                     unit.visit(duration, tick, shift=index)
                 except Exception as error:      # noqa: BLE001 - as above
                     unit.error = str(error)
-        return {'generator': load.wrk_settings(repeats, duration, slices=SLICES), 'rounds': repeats,
+        return {'generator': load.wrk_settings(repeats, duration, SLICES), 'rounds': repeats,
                 'orders': orders, 'seconds': round(time.monotonic() - started, 1),
                 'apps': {unit.name: {'label': unit.label, 'error': unit.error}
                          if unit.error else {'label': unit.label, 'runs': unit.runs}

@@ -225,8 +225,8 @@ AGAINST_PEERS_MEASURED_AS = (
     'the SQL stores have none): the quotient of the two apps\' medians; and the write over '
     'the same app\'s read: the median of the rounds\' ratios (the same visit, mirrored '
     'slices, as row 10\'s); in brackets the lowest and highest of each ratio taken round '
-    'by round. "Writes refused" counts '
-    'the answers to the writes that were not 2xx (wrk\'s "Non-2xx or 3xx responses"). The '
+    'by round. "Writes refused" counts the answers to the writes that were not 2xx (wrk\'s '
+    '"Non-2xx or 3xx responses"). The '
     'last column is what issue 10 asks: read ≥ 1.0 × the peer\'s (memory, cookie), '
     '≥ 1.3 × (redis); write ≥ 1.0 × the peer\'s write and ≥ 0.6 × its own read; no write '
     'refused')

@@ -119,7 +119,7 @@ def plan_seconds(targets, s, quick):
     # The rounds: every target's public, read and write, the bare app's one view,
     # the memory store's read with observability on and off; start-ups overlap.
     runs = 3 * len(targets) + 1 + (2 if any(t.name == 'memory' for t in targets) else 0)
-    in_rounds = runs * s['tax_repeats'] * 2 * (s['tax_duration'] + 0.3) + 3 + runs / 3
+    in_rounds = runs * s['tax_repeats'] * rounds.SLICES * (s['tax_duration'] + 0.3) + 3 + runs / 3
     return sum(per_target(t) for t in targets) + 3 * 3 + 10 + in_rounds + \
         profile_seconds(stores, s)
 
